@@ -1,0 +1,88 @@
+"""Settings from the environment: prefix GATEWAY_, plus CHATBOT_URL and REDIS_URL."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import cached_property
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("gateway.config")
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./gateway.db"
+PLACEHOLDERS = frozenset({"change-me", "changeme", "secret", "dev-secret-change-me-in-production"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str = DEFAULT_SQLITE_URL
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=0)
+    auto_migrate: bool | None = None  # None: only on the embedded SQLite default
+
+    jwt_secret: str | None = None
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    # Argon2id cost; the defaults are pwdlib's recommended ones. Tests lower them for speed.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+
+    chatbot_url: str = Field(
+        default="http://localhost:8080",
+        validation_alias=AliasChoices("GATEWAY_CHATBOT_URL", "CHATBOT_URL"),
+    )
+    chatbot_timeout_seconds: float = Field(default=120.0, gt=0)
+    chatbot_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    chatbot_max_connections: int = Field(default=500, ge=1)
+    chatbot_max_keepalive: int = Field(default=50, ge=0)
+    chatbot_max_response_bytes: int = Field(default=1_000_000, ge=1024)
+
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL")
+    )
+    cors_origins: list[str] = ["http://localhost:5173", "http://localhost:3000"]
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    active_days: int = Field(default=7, ge=1, description="'active' student window for analytics")
+    graphql_max_depth: int = Field(default=10, ge=2)
+    graphql_max_aliases: int = Field(default=30, ge=1)
+    graphql_max_tokens: int = Field(default=5000, ge=100)
+    graphql_ide: bool | None = None  # None: on except in production
+    graphql_introspection: bool | None = None  # None: on except in production
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _refuse_weak_production(self) -> Settings:
+        weak = not self.jwt_secret or len(self.jwt_secret) < 32 or self.jwt_secret in PLACEHOLDERS
+        if self.env == "production" and weak:
+            raise ValueError(
+                "GATEWAY_ENV=production needs GATEWAY_JWT_SECRET: 32+ characters, not a placeholder"
+            )
+        return self
+
+    @cached_property
+    def signing_secret(self) -> str:
+        if self.jwt_secret:
+            return self.jwt_secret
+        log.warning(
+            "GATEWAY_JWT_SECRET is not set: generated a random secret for this process "
+            "(tokens will not survive a restart or work across workers)"
+        )
+        return secrets.token_urlsafe(48)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.database_url == DEFAULT_SQLITE_URL

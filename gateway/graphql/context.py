@@ -1,0 +1,61 @@
+"""Per-request GraphQL context: the gateway, the caller (resolved once) and the loaders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+from strawberry.types import Info as _Info
+
+from gateway.auth import service as auth
+from gateway.auth.actor import Actor, require_actor
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+
+@dataclass
+class Context:
+    gateway: Gateway
+    request: HTTPConnection
+    response: Any = None
+    token: str | None = None
+    loaders: dict[str, Any] = field(default_factory=dict)
+    _actor_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _actor_loaded: bool = False
+    _actor_value: Actor | None = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Each resolver gets its own session: sibling resolvers run concurrently."""
+        async with self.gateway.db.transaction() as session:
+            yield session
+
+    async def actor(self) -> Actor | None:
+        """The caller, read from the database once per request (role is never the token's)."""
+        async with self._actor_lock:
+            if not self._actor_loaded:
+                actor = None
+                if self.token:
+                    async with self.gateway.db.read() as db:
+                        actor = await auth.actor_from_token(db, self.gateway.tokens, self.token)
+                self._actor_value, self._actor_loaded = actor, True
+        return self._actor_value
+
+    async def require_actor(self) -> Actor:
+        return require_actor(await self.actor())
+
+
+Info = _Info[Context, None]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None

@@ -1,0 +1,58 @@
+"""GraphQL face of the error model: domain errors get `extensions.code`, the rest is masked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.error import GraphQLError, GraphQLSyntaxError
+from pydantic import ValidationError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult
+
+from gateway.errors import translate
+
+log = logging.getLogger("gateway.graphql")
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+def format_error(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        code = (
+            "GRAPHQL_PARSE_FAILED"
+            if isinstance(error, GraphQLSyntaxError)
+            else ("GRAPHQL_VALIDATION_FAILED")
+        )
+        return _with(error, error.message, {"code": code, **(error.extensions or {})})
+    if isinstance(original, ValidationError):
+        details = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in original.errors()
+        ]
+        return _with(error, "Invalid input", {"code": "BAD_USER_INPUT", "details": details})
+    domain = translate(original)
+    if domain is not None:
+        return _with(error, domain.detail, {"code": domain.code, **domain.extensions})
+    log.error("unexpected error in resolver", exc_info=original)
+    return _with(error, "Internal server error", {"code": "INTERNAL_SERVER_ERROR"})
+
+
+class DomainErrors(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
+            result.errors = [format_error(e) for e in result.errors]

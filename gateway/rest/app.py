@@ -1,0 +1,35 @@
+"""The REST compatibility face: the legacy API's paths, shapes and statuses over the services."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from gateway import __version__
+from gateway.admin.rest import router as admin_router
+from gateway.auth.rest import router as auth_router
+from gateway.rest import errors
+from gateway.rest.system import router as system_router
+from gateway.users.rest import router as users_router
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+ROUTERS = (auth_router, users_router, admin_router, system_router)
+
+
+def build_rest_app(gateway: Gateway) -> FastAPI:
+    app = FastAPI(
+        title="Study-assistant gateway (REST)",
+        version=__version__,
+        description="REST compatibility face of the gateway. The GraphQL face is at /graphql.",
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url="/openapi.json",
+    )
+    app.state.gateway = gateway
+    for router in ROUTERS:
+        app.include_router(router)
+    errors.install(app)
+    return app

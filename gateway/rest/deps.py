@@ -1,0 +1,49 @@
+"""FastAPI dependencies shared by every domain's REST routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth import service as auth
+from gateway.auth.actor import Actor
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+bearer = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
+
+
+def gateway(request: Request) -> Gateway:
+    gw: Gateway = request.app.state.gateway
+    return gw
+
+
+GW = Annotated["Gateway", Depends(gateway)]
+
+
+async def _db(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request owns the transaction: commit on success, roll back on any error, and
+    both happen before the response leaves (scope="function")."""
+    async with gateway(request).db.transaction() as session:
+        yield session
+
+
+DB = Annotated[AsyncSession, Depends(_db, scope="function")]
+
+
+async def _actor(
+    request: Request, db: DB, token: Annotated[str | None, Depends(bearer)]
+) -> Actor | None:
+    if not token:
+        return None
+    actor = await auth.actor_from_token(db, gateway(request).tokens, token)
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor | None, Depends(_actor)]

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from gateway.rest.deps import GW
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process answers. Touches nothing else."""
+    return {"status": "ok"}
+
+
+@router.get("/health/ready", responses={503: {"description": "The database is unreachable"}})
+async def ready(gw: GW) -> JSONResponse:
+    """Readiness: the database answers a query."""
+    try:
+        async with gw.db.read() as db:
+            await db.execute(text("SELECT 1"))
+    except Exception:  # any failure here means "not ready", never a 500
+        return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})

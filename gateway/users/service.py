@@ -1,0 +1,129 @@
+"""Every rule about users: who may read whom, what a user may change about themselves."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select, union_all
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth.actor import Actor, require_actor, require_role
+from gateway.auth.passwords import Passwords
+from gateway.errors import Conflict, NotFound
+from gateway.subjects.models import Enrollment, Subject
+from gateway.users.models import Role, User
+from gateway.users.schemas import ProfileUpdate, RegisterInput, UserView
+
+
+async def subject_codes(
+    db: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """Subjects a user is enrolled in (students) or teaches (professors), in one statement."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    enrolled = select(Enrollment.student_id.label("uid"), Enrollment.subject_id.label("sid")).where(
+        Enrollment.student_id.in_(ids)
+    )
+    taught = select(Subject.professor_id.label("uid"), Subject.id.label("sid")).where(
+        Subject.professor_id.in_(ids)
+    )
+    both = union_all(enrolled, taught).subquery()
+    rows = await db.execute(select(both.c.uid, both.c.sid).order_by(both.c.uid, both.c.sid))
+    found: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for uid, sid in rows:
+        if sid not in found[uid]:
+            found[uid].append(sid)
+    return found
+
+
+async def views(db: AsyncSession, users: list[User]) -> list[UserView]:
+    codes = await subject_codes(db, (u.id for u in users))
+    return [
+        UserView.model_validate(u).model_copy(update={"subjects": codes.get(u.id, [])})
+        for u in users
+    ]
+
+
+async def view(db: AsyncSession, user: User) -> UserView:
+    return (await views(db, [user]))[0]
+
+
+async def by_username(db: AsyncSession, username: str) -> User | None:
+    return await db.scalar(select(User).where(User.username == username.strip().lower()))
+
+
+ALREADY_REGISTERED = "Username or email already registered"
+
+
+async def create(
+    db: AsyncSession, passwords: Passwords, data: RegisterInput, *, role: Role
+) -> UserView:
+    taken = await db.scalar(
+        select(User.id).where(or_(User.username == data.username, User.email == data.email))
+    )
+    if taken is not None:
+        raise Conflict(ALREADY_REGISTERED)
+    user = User(
+        username=data.username,
+        email=data.email,
+        full_name=data.full_name,
+        hashed_password=await passwords.hash(data.password),
+        role=role.value,
+    )
+    db.add(user)
+    try:
+        await db.flush()
+    except IntegrityError as exc:  # lost a race with a concurrent registration
+        raise Conflict(ALREADY_REGISTERED) from exc
+    return await view(db, user)
+
+
+async def me(db: AsyncSession, actor: Actor | None) -> UserView:
+    actor = require_actor(actor)
+    user = await db.get(User, actor.id)
+    if user is None:
+        raise NotFound("User not found")
+    return await view(db, user)
+
+
+async def get_user(db: AsyncSession, actor: Actor | None, username: str) -> UserView:
+    """Another user's profile: professors and admins only."""
+    actor = require_actor(actor)
+    if actor.username != username.strip().lower():
+        require_role(actor, Role.PROFESSOR, Role.ADMIN)
+    user = await by_username(db, username)
+    if user is None:
+        raise NotFound("User not found")
+    return await view(db, user)
+
+
+def can_see_email(viewer: Actor | None, user_id: uuid.UUID) -> bool:
+    return viewer is not None and (viewer.id == user_id or viewer.role is not Role.STUDENT)
+
+
+async def update_me(db: AsyncSession, actor: Actor | None, changes: ProfileUpdate) -> UserView:
+    actor = require_actor(actor)
+    user = await db.get(User, actor.id)
+    if user is None:
+        raise NotFound("User not found")
+    if changes.email is not None and changes.email != user.email:
+        taken = await db.scalar(select(User.id).where(User.email == changes.email))
+        if taken is not None:
+            raise Conflict("Email already in use")
+        user.email = changes.email
+    if changes.full_name is not None:
+        user.full_name = changes.full_name
+    if changes.preferences is not None:
+        if changes.preferences.theme is not None:
+            user.theme = changes.preferences.theme
+        if changes.preferences.notifications is not None:
+            user.notifications = changes.preferences.notifications
+    try:
+        await db.flush()
+    except IntegrityError as exc:  # a concurrent update took the email first
+        raise Conflict("Email already in use") from exc
+    return await view(db, user)

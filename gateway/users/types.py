@@ -1,0 +1,151 @@
+"""GraphQL types and operations for users and authentication."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+
+from gateway.auth import service as auth
+from gateway.graphql.context import Info
+from gateway.users import service
+from gateway.users.models import Role as RoleModel
+from gateway.users.schemas import ProfileUpdate, RegisterInput, UserView
+
+Role = strawberry.enum(RoleModel, name="Role", description="What a user may do.")
+
+
+@strawberry.type
+class Preferences:
+    theme: str
+    notifications: bool
+
+
+@strawberry.type(name="User")
+class UserType:
+    id: strawberry.ID
+    username: str
+    full_name: str
+    role: Role  # type: ignore[valid-type]
+    created_at: dt.datetime
+    subject_ids: list[str] = strawberry.field(
+        description="Codes of the subjects the user is enrolled in or teaches."
+    )
+    view: strawberry.Private[UserView]
+
+    @classmethod
+    def of(cls, view: UserView) -> UserType:
+        return cls(
+            id=strawberry.ID(str(view.id)),
+            username=view.username,
+            full_name=view.full_name,
+            role=view.role,
+            created_at=view.created_at,
+            subject_ids=view.subjects,
+            view=view,
+        )
+
+    @strawberry.field(description="Visible to the user, professors and admins.")
+    async def email(self, info: Info) -> str | None:
+        viewer = await info.context.actor()
+        return self.view.email if service.can_see_email(viewer, self.view.id) else None
+
+    @strawberry.field(description="Only the user sees their own preferences.")
+    async def preferences(self, info: Info) -> Preferences | None:
+        viewer = await info.context.actor()
+        if viewer is None or viewer.id != self.view.id:
+            return None
+        return Preferences(theme=self.view.theme, notifications=self.view.notifications)
+
+
+@strawberry.input(name="RegisterInput")
+class RegisterInputGQL:
+    username: str
+    email: str
+    password: str
+    full_name: str = ""
+    role: Role | None = None  # type: ignore[valid-type]
+
+
+@strawberry.input
+class LoginInput:
+    username: str
+    password: str
+
+
+@strawberry.input
+class PreferencesInput:
+    theme: str | None = None
+    notifications: bool | None = None
+
+
+@strawberry.input
+class UpdateMeInput:
+    full_name: str | None = None
+    email: str | None = None
+    preferences: PreferencesInput | None = None
+
+
+@strawberry.type
+class UserPayload:
+    user: UserType
+
+
+@strawberry.type
+class LoginPayload:
+    access_token: str
+    token_type: str
+    expires_in: int
+    user: UserType
+
+
+def _unset_none(data: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@strawberry.type
+class UsersQuery:
+    @strawberry.field(description="The authenticated user.")
+    async def me(self, info: Info) -> UserType:
+        actor = await info.context.actor()
+        async with info.context.transaction() as db:
+            return UserType.of(await service.me(db, actor))
+
+    @strawberry.field(description="Another user's profile (professors and admins).")
+    async def user(self, info: Info, username: str) -> UserType:
+        actor = await info.context.actor()
+        async with info.context.transaction() as db:
+            return UserType.of(await service.get_user(db, actor, username))
+
+
+@strawberry.type
+class UsersMutation:
+    @strawberry.mutation(name="register", description="Create a STUDENT account.")
+    async def register(
+        self, info: Info, input: Annotated[RegisterInputGQL, strawberry.argument(name="input")]
+    ) -> UserPayload:
+        data = RegisterInput.model_validate(_unset_none(strawberry.asdict(input)))
+        async with info.context.transaction() as db:
+            return UserPayload(
+                user=UserType.of(await auth.register(db, info.context.gateway.passwords, data))
+            )
+
+    @strawberry.mutation(description="Exchange a username and password for an access token.")
+    async def login(self, info: Info, input: LoginInput) -> LoginPayload:
+        gw = info.context.gateway
+        async with info.context.transaction() as db:
+            result = await auth.login(db, gw.passwords, gw.tokens, input.username, input.password)
+        return LoginPayload(
+            access_token=result.access_token,
+            token_type="bearer",
+            expires_in=gw.tokens.lifetime_seconds,
+            user=UserType.of(result.user),
+        )
+
+    @strawberry.mutation(description="Change your own name, email or preferences.")
+    async def update_me(self, info: Info, input: UpdateMeInput) -> UserPayload:
+        changes = ProfileUpdate.model_validate(strawberry.asdict(input))
+        actor = await info.context.actor()
+        async with info.context.transaction() as db:
+            return UserPayload(user=UserType.of(await service.update_me(db, actor, changes)))
