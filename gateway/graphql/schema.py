@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -15,6 +16,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from gateway.admin.types import AdminMutation, AdminQuery
 from gateway.config import Settings
@@ -32,6 +34,13 @@ class Mutation(UsersMutation, AdminMutation):
     pass
 
 
+class GatewaySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Errors are logged once, by DomainErrors, and only when they are unexpected."""
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     production = settings.env == "production"
@@ -47,7 +56,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     introspection = settings.graphql_introspection
     if introspection is False or (introspection is None and production):
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -19,7 +20,8 @@ from gateway.users.models import Role
 
 Username = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9_.\-]{3,50}$"),
+    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+    StringConstraints(pattern=r"^[a-z0-9_.\-]{3,50}$"),
 ]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 FullName = Annotated[
