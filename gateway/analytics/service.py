@@ -18,11 +18,10 @@ from sqlalchemy import (
     SQLColumnExpression,
     case,
     cast,
-    exists,
     func,
-    or_,
     select,
     type_coerce,
+    union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,20 +92,20 @@ async def summary(
 async def _summary(db: AsyncSession, subject: Subject, active_days: int) -> Summary:
     since = utcnow() - dt.timedelta(days=active_days)
     sid = subject.id
-    recent_session = exists().where(
-        ChatSession.user_id == Enrollment.student_id,
-        ChatSession.subject_id == sid,
-        ChatSession.last_active >= since,
-    )
-    recent_attempt = exists().where(
-        QuizAttempt.user_id == Enrollment.student_id,
-        QuizAttempt.subject_id == sid,
-        QuizAttempt.created_at >= since,
+    # Students with recent activity, as one UNION probed against the enrollments (an OR of two
+    # correlated EXISTS made PostgreSQL plan hashed subplans costly enough to trigger JIT).
+    recent = union(
+        select(ChatSession.user_id).where(
+            ChatSession.subject_id == sid, ChatSession.last_active >= since
+        ),
+        select(QuizAttempt.user_id).where(
+            QuizAttempt.subject_id == sid, QuizAttempt.created_at >= since
+        ),
     )
     total = select(func.count()).where(Enrollment.subject_id == sid).scalar_subquery()
     active = (
         select(func.count())
-        .where(Enrollment.subject_id == sid, or_(recent_session, recent_attempt))
+        .where(Enrollment.subject_id == sid, Enrollment.student_id.in_(recent))
         .scalar_subquery()
     )
     average = (
