@@ -178,7 +178,7 @@ async def measure(name: str, call: Callable[[], Awaitable[None]], n: int) -> dic
     p95 = samples[min(len(samples) - 1, round(0.95 * len(samples)) - 1)]
     result = {"median": statistics.median(samples), "p95": p95, "min": samples[0]}
     print(
-        f"{name:<34} median {result['median']:7.1f} ms   p95 {p95:7.1f} ms"
+        f"{name:<38} median {result['median']:7.1f} ms   p95 {p95:7.1f} ms"
         f"   min {samples[0]:6.1f} ms"
     )
     return result
@@ -213,6 +213,25 @@ async def explain() -> None:
             )
             print("\n".join(r[0] for r in plan))
             print("-" * 80)
+    await database.dispose()
+
+
+async def measure_service(n: int) -> None:
+    """The same work without HTTP: the service call on its own session (the database floor)."""
+    from gateway.analytics import service
+    from gateway.auth.actor import Actor
+    from gateway.db import Database
+    from gateway.users.models import Role
+
+    settings = Settings(database_url=db_dsn().replace("postgresql://", "postgresql+asyncpg://"))
+    database = Database(settings)
+    actor = Actor(id=PROFESSOR_ID, username="prof_bench", role=Role.PROFESSOR)
+
+    async def call() -> None:
+        async with database.read() as db:
+            await service.subject_analytics(db, actor, SUBJECT, active_days=7, limit=100)
+
+    await measure("service call, no HTTP (100 students)", call, n)
     await database.dispose()
 
 
@@ -256,6 +275,7 @@ async def main() -> None:
                 assert body["data"]["subject"]["analytics"]["totalStudents"] == STUDENTS
 
             print(f"{args.requests} sequential requests each, after 3 warm-ups:")
+            await measure_service(args.requests)
             await measure("REST analytics (100 students)", rest, args.requests)
             await measure("GraphQL analytics (100 students)", graphql, args.requests)
             await measure("REST analytics (1000 students)", lambda: rest(1000), args.requests)
