@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,11 +18,18 @@ from gateway.config import Settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gateway.observability.logging import logging_config
+
     settings = Settings()
     if settings.should_auto_migrate:
         from gateway import migrate
 
         asyncio.run(migrate.upgrade(settings))
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Workers inherit the environment: one shared directory makes /metrics whole.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+    elif os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _empty_dir(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,
@@ -29,11 +37,23 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         reload=args.reload,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        timeout_graceful_shutdown=args.grace,
+        log_config=logging_config(settings.log_level, settings.log_json),
+        access_log=False,  # gateway.access logs each request, with its request id
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
+        ws_max_size=settings.max_body_bytes,
+        timeout_graceful_shutdown=(
+            args.grace if args.grace is not None else settings.shutdown_grace_seconds
+        ),
     )
     return 0
+
+
+def _empty_dir(directory: Path) -> None:
+    """Samples of a previous run must not be added to this one's."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob("*.db"):
+        leftover.unlink()
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -108,7 +128,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--reload", action="store_true")
-    serve.add_argument("--grace", type=int, default=30, help="graceful shutdown, seconds")
+    serve.add_argument(
+        "--grace",
+        type=int,
+        default=None,
+        help="seconds in-flight requests get to finish on SIGTERM "
+        "(default: $GATEWAY_SHUTDOWN_GRACE_SECONDS, 30)",
+    )
     serve.set_defaults(func=_serve)
 
     mig = sub.add_parser("migrate", help="apply database migrations")
