@@ -86,5 +86,6 @@ def logging_config(level: str, json_logs: bool) -> dict[str, Any]:
             "uvicorn": {"handlers": [], "level": level.upper(), "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},
             "uvicorn.access": {"handlers": [], "propagate": True},
+            "alembic": {"level": "WARNING"},
         },
     }

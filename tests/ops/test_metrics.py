@@ -92,7 +92,8 @@ async def test_graphql_operations_by_name_type_and_outcome(api: Api) -> None:
     await api.gql("query MyProfile { me { username } }", token=token)
     await api.gql("query MyProfile { me { username } }")  # no token: UNAUTHENTICATED
     await api.gql(
-        'mutation SignIn($u: String!) { login(input: {username: $u, password: "wrong-password"}) { accessToken } }',
+        "mutation SignIn($u: String!) "
+        '{ login(input: {username: $u, password: "wrong-password"}) { accessToken } }',
         {"u": "gqluser"},
     )
     after = await scrape(api)
