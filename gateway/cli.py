@@ -1,4 +1,4 @@
-"""`gateway` command line: serve, migrate, create-admin, export-schema."""
+"""`gateway` command line: serve, migrate, create-admin, seed-demo, export-schema."""
 
 from __future__ import annotations
 
@@ -107,6 +107,33 @@ def _create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed_demo(args: argparse.Namespace) -> int:
+    from gateway import migrate
+    from gateway.auth.passwords import Passwords
+    from gateway.db import Database
+    from gateway.seed import ADMIN, PROFESSORS, STUDENTS, SeedReport, seed
+
+    settings = Settings()
+
+    async def run() -> SeedReport:
+        if settings.should_auto_migrate:
+            await migrate.upgrade(settings)
+        db = Database(settings)
+        try:
+            return await seed(db, Passwords(settings), args.password)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    created = ", ".join(f"{n} {kind}" for kind, n in report.created.items()) or "nothing new"
+    print(f"demo data in {settings.database_url}: created {created}")
+    print(
+        f"accounts (password {args.password!r}): admin {ADMIN[0]}; professors "
+        f"{', '.join(PROFESSORS)}; students {', '.join(STUDENTS)}"
+    )
+    return 0
+
+
 def _export_schema(args: argparse.Namespace) -> int:
     from gateway.graphql.schema import build_schema
 
@@ -149,6 +176,14 @@ def parser() -> argparse.ArgumentParser:
         "--password", help="default: $GATEWAY_ADMIN_PASSWORD, else asked interactively"
     )
     admin.set_defaults(func=_create_admin)
+
+    demo = sub.add_parser(
+        "seed-demo",
+        help="load demo data: admin, professors, students, subjects, enrollments, "
+        "sessions with messages, quiz attempts (idempotent)",
+    )
+    demo.add_argument("--password", default="demo-password-1", help="for every demo account")
+    demo.set_defaults(func=_seed_demo)
 
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", "-o", default="schema.graphql")
