@@ -14,6 +14,8 @@ from gateway.observability.logging import new_request_id, request_id
 
 access_log = logging.getLogger("gateway.access")
 REQUEST_ID_HEADER = "X-Request-ID"
+# Clients choose the method token: anything unusual is one label value, not a new series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def route_template(scope: Scope) -> str:
@@ -72,6 +74,7 @@ class RequestObservability:
             metrics.HTTP_IN_PROGRESS.dec()
             elapsed = time.perf_counter() - started
             method = scope.get("method", "GET")
+            method = method if method in METHODS else "other"
             route = route_template(scope)
             metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
             metrics.HTTP_LATENCY.labels(method, route).observe(elapsed)

@@ -47,6 +47,7 @@ async def test_http_requests_are_counted_by_route_template_never_raw_path(api: A
     for name in ("someone", "nobody-here"):
         await api.client.get(f"/users/{name}", headers=headers)
     await api.client.get("/no/such/path/123")
+    await api.client.request("BREW", "/users/someone")
     after = await scrape(api)
 
     key = "gateway_http_requests_total"
@@ -64,6 +65,11 @@ async def test_http_requests_are_counted_by_route_template_never_raw_path(api: A
     assert (
         value(after, key, method="GET", route="unmatched", status="404")
         - value(before, key, method="GET", route="unmatched", status="404")
+        == 1
+    )
+    assert (
+        value(after, key, method="other", route=route, status="405")
+        - value(before, key, method="other", route=route, status="405")
         == 1
     )
     routes = {dict(labels).get("route") for (name, labels) in after if name == key}
