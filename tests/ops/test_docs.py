@@ -7,6 +7,7 @@ import asyncio
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate
@@ -14,7 +15,7 @@ from openapi_spec_validator import validate
 from gateway.config import Settings
 from gateway.users.models import Role
 from tests.conftest import Api
-from tests.ops.conftest import ROOT, Server, server_env
+from tests.ops.conftest import Server, server_env
 
 
 async def test_openapi_document_is_valid_and_generated_from_the_models(api: Api) -> None:
@@ -61,7 +62,7 @@ async def test_swagger_oauth2_redirect_page(api: Api) -> None:
 
 
 async def test_schemathesis_finds_no_server_error(
-    api: Api, serve: Callable[..., Server], settings: Settings
+    api: Api, serve: Callable[..., Server], settings: Settings, tmp_path: Path
 ) -> None:
     """Property-based run against a real server (same database), as an admin so that every
     operation is reachable; bounded by --max-examples and a hard timeout."""
@@ -87,7 +88,7 @@ async def test_schemathesis_finds_no_server_error(
         "20261126",
         "-H",
         f"Authorization: Bearer {token}",
-        cwd=ROOT,
+        cwd=tmp_path,  # its cache directory goes there
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
