@@ -14,10 +14,14 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from gateway import migrate
 from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import Tokens
+from gateway.bodylimit import BodySizeLimit
 from gateway.config import Settings
 from gateway.db import Database
 from gateway.graphql.view import GatewayGraphQL
 from gateway.middleware import CatchAll
+from gateway.observability import metrics
+from gateway.observability.middleware import RequestObservability
+from gateway.ratelimit import RateLimits
 from gateway.rest.app import build_rest_app
 
 log = logging.getLogger("gateway")
@@ -32,6 +36,8 @@ class Gateway:
         self.db = Database(settings)
         self.passwords = Passwords(settings)
         self.tokens = Tokens(settings)
+        self.rate_limits = RateLimits(settings, self.tokens)
+        metrics.instrument_pool(self.db.engine)
 
     async def start(self) -> None:
         if self.settings.should_auto_migrate:
@@ -40,6 +46,7 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.db.dispose()
+        metrics.mark_process_dead()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -57,11 +64,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
+            Route("/metrics", metrics.metrics_endpoint, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Mount("/", app=build_rest_app(gateway)),
         ],
         middleware=[
+            Middleware(RequestObservability),  # outermost: ids and metrics cover everything
             Middleware(CatchAll),
             Middleware(
                 CORSMiddleware,
@@ -71,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_headers=["*"],
                 expose_headers=["X-Request-ID", "Retry-After"],
             ),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,
     )

@@ -1,4 +1,4 @@
-"""`gateway` command line: serve, migrate, create-admin, export-schema."""
+"""`gateway` command line: serve, migrate, create-admin, seed-demo, export-schema."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,12 +18,19 @@ from gateway.config import Settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gateway.observability.logging import logging_config
+
     settings = Settings()
     if settings.should_auto_migrate:
         from gateway import migrate
 
         asyncio.run(migrate.upgrade(settings))
         os.environ["GATEWAY_AUTO_MIGRATE"] = "false"  # done once here, not once per worker
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Workers inherit the environment: one shared directory makes /metrics whole.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+    elif os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _empty_dir(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,
@@ -30,11 +38,23 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         reload=args.reload,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        timeout_graceful_shutdown=args.grace,
+        log_config=logging_config(settings.log_level, settings.log_json),
+        access_log=False,  # gateway.access logs each request, with its request id
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
+        ws_max_size=settings.max_body_bytes,
+        timeout_graceful_shutdown=(
+            args.grace if args.grace is not None else settings.shutdown_grace_seconds
+        ),
     )
     return 0
+
+
+def _empty_dir(directory: Path) -> None:
+    """Samples of a previous run must not be added to this one's."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob("*.db"):
+        leftover.unlink()
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -88,6 +108,33 @@ def _create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed_demo(args: argparse.Namespace) -> int:
+    from gateway import migrate
+    from gateway.auth.passwords import Passwords
+    from gateway.db import Database
+    from gateway.seed import ADMIN, PROFESSORS, STUDENTS, SeedReport, seed
+
+    settings = Settings()
+
+    async def run() -> SeedReport:
+        if settings.should_auto_migrate:
+            await migrate.upgrade(settings)
+        db = Database(settings)
+        try:
+            return await seed(db, Passwords(settings), args.password)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    created = ", ".join(f"{n} {kind}" for kind, n in report.created.items()) or "nothing new"
+    print(f"demo data in {settings.database_url}: created {created}")
+    print(
+        f"accounts (password {args.password!r}): admin {ADMIN[0]}; professors "
+        f"{', '.join(PROFESSORS)}; students {', '.join(STUDENTS)}"
+    )
+    return 0
+
+
 def _export_schema(args: argparse.Namespace) -> int:
     from gateway.graphql.schema import build_schema
 
@@ -109,7 +156,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--reload", action="store_true")
-    serve.add_argument("--grace", type=int, default=30, help="graceful shutdown, seconds")
+    serve.add_argument(
+        "--grace",
+        type=int,
+        default=None,
+        help="seconds in-flight requests get to finish on SIGTERM "
+        "(default: $GATEWAY_SHUTDOWN_GRACE_SECONDS, 30)",
+    )
     serve.set_defaults(func=_serve)
 
     mig = sub.add_parser("migrate", help="apply database migrations")
@@ -124,6 +177,14 @@ def parser() -> argparse.ArgumentParser:
         "--password", help="default: $GATEWAY_ADMIN_PASSWORD, else asked interactively"
     )
     admin.set_defaults(func=_create_admin)
+
+    demo = sub.add_parser(
+        "seed-demo",
+        help="load demo data: admin, professors, students, subjects, enrollments, "
+        "sessions with messages, quiz attempts (idempotent)",
+    )
+    demo.add_argument("--password", default="demo-password-1", help="for every demo account")
+    demo.set_defaults(func=_seed_demo)
 
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", "-o", default="schema.graphql")

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger("gateway.config")
@@ -60,6 +60,36 @@ class Settings(BaseSettings):
     graphql_ide: bool | None = None  # None: on except in production
     graphql_introspection: bool | None = None  # None: on except in production
     max_page_size: int = Field(default=100, ge=1, le=1000)
+
+    # Operations (gateway/ratelimit.py, gateway/observability/, gateway/app.py)
+    rate_limit_enabled: bool = True
+    rate_limit_auth: str = "5/minute"  # per client IP: /token, /register, login, register
+    rate_limit_chat: str = "10/minute"  # per user: sending chat messages
+    rate_limit_default: str = "60/minute"  # per user, or per IP when anonymous
+    rate_limit_key_prefix: str = "gateway-rl"
+    trusted_proxies: list[str] = []  # IPs/CIDRs whose X-Forwarded-For is believed
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    shutdown_grace_seconds: int = Field(default=30, ge=0)
+
+    @field_validator("rate_limit_auth", "rate_limit_chat", "rate_limit_default")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '60/minute': {value!r}") from exc
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError -> refused at start-up
+        return value
 
     @model_validator(mode="after")
     def _refuse_weak_production(self) -> Settings:

@@ -66,6 +66,10 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 64,
         "auto_migrate": False,
+        # High enough never to interfere; tests/ops builds apps with low limits of its own.
+        "rate_limit_auth": "100000/minute",
+        "rate_limit_chat": "100000/minute",
+        "rate_limit_default": "100000/minute",
     }
     values.update(overrides)
     return Settings(**values)

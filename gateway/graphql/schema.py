@@ -22,6 +22,8 @@ from gateway.admin.types import AdminMutation, AdminQuery
 from gateway.analytics.types import AnalyticsQuery
 from gateway.config import Settings
 from gateway.graphql.errors import DomainErrors
+from gateway.observability.graphql import GraphQLObservability
+from gateway.ratelimit import GraphQLRateLimit
 from gateway.subjects.types import SubjectsMutation, SubjectsQuery
 from gateway.users.types import UsersMutation, UsersQuery
 
@@ -48,7 +50,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     production = settings.env == "production"
     # Factories, not instances: an extension instance must never be shared between requests.
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        GraphQLObservability,  # first: it sees the errors in their final form
         DomainErrors,
+        GraphQLRateLimit,
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),

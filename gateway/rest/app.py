@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from gateway import __version__
+from gateway import __version__, docs
 from gateway.admin.rest import router as admin_router
 from gateway.analytics.rest import router as professor_router
 from gateway.auth.rest import router as auth_router
+from gateway.ratelimit import rest_rate_limit
 from gateway.rest import errors
 from gateway.rest.system import router as system_router
 from gateway.subjects.rest import router as subjects_router
@@ -33,12 +34,15 @@ def build_rest_app(gateway: Gateway) -> FastAPI:
         title="Study-assistant gateway (REST)",
         version=__version__,
         description="REST compatibility face of the gateway. The GraphQL face is at /graphql.",
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,  # served from packaged assets by gateway.docs (works offline)
+        redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(rest_rate_limit)],
+        responses={429: {"description": "Rate limit exceeded (see the Retry-After header)"}},
     )
     app.state.gateway = gateway
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
+    docs.install(app)
     return app

@@ -1,0 +1,66 @@
+"""GraphQL operations metric, and the request id on every GraphQL error."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+from graphql import OperationDefinitionNode
+from strawberry.extensions import SchemaExtension
+
+from gateway.observability import metrics
+from gateway.observability.logging import request_id
+
+# Operation names come from clients: past this many distinct names, new ones are counted
+# as "other" so that nobody can grow the metrics without bound.
+MAX_OPERATION_NAMES = 200
+_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,99}$")
+_names: set[str] = set()
+
+
+def operation_label(name: str | None) -> str:
+    if not name:
+        return "anonymous"
+    if name in _names:
+        return name
+    if len(_names) < MAX_OPERATION_NAMES and _NAME.match(name):
+        _names.add(name)
+        return name
+    return "other"
+
+
+class GraphQLObservability(SchemaExtension):
+    """Put it first in the extension list: its post-processing then runs last, after the
+    errors have their final form."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            yield
+            result = self.execution_context.result
+            errors = getattr(result, "errors", None) or []
+            outcome = "ok"
+            if errors:
+                code = (errors[0].extensions or {}).get("code")
+                outcome = code if isinstance(code, str) else "error"
+                rid = request_id.get()
+                for error in errors:
+                    error.extensions = {**(error.extensions or {}), "requestId": rid}
+        finally:
+            name, kind = self._operation()
+            metrics.GRAPHQL_OPERATIONS.labels(name, kind, outcome).inc()
+            metrics.GRAPHQL_LATENCY.labels(name, kind).observe(time.perf_counter() - started)
+
+    def _operation(self) -> tuple[str, str]:
+        ec = self.execution_context
+        document = ec.graphql_document
+        if document is None:
+            return "unparsed", "unknown"
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        wanted = ec.operation_name
+        for op in operations:
+            if (wanted is None and len(operations) == 1) or (op.name and op.name.value == wanted):
+                return operation_label(op.name.value if op.name else None), op.operation.value
+        return "unknown", "unknown"

@@ -1,0 +1,241 @@
+"""Rate limits for both faces, on the `limits` library (moving windows).
+
+Categories: `auth` (per client IP: /token, /register, and each `login`/`register` field of a
+GraphQL document), `chat` (per user: sending chat messages) and `default` (every other request
+or GraphQL operation, per user, or per IP when anonymous). Counters live in memory, per
+process, unless REDIS_URL is set: then every worker and instance shares them."""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from starlette.types import Scope
+from strawberry.extensions import SchemaExtension
+
+from gateway.config import Settings
+from gateway.errors import RateLimited, Unauthenticated
+from gateway.observability import metrics
+
+if TYPE_CHECKING:
+    from gateway.auth.tokens import Tokens
+
+log = logging.getLogger("gateway.ratelimit")
+
+
+class Category(enum.StrEnum):
+    AUTH = "auth"
+    CHAT = "chat"
+    DEFAULT = "default"
+
+
+# REST route templates and GraphQL root fields outside the `default` category. The chat flow's
+# operations are listed here so that its module needs no rate-limit code of its own.
+AUTH_ROUTES = frozenset({"/token", "/register"})
+CHAT_ROUTES = frozenset({"/chat", "/sessions/{session_id}/resume_chat"})
+UNLIMITED_ROUTES = frozenset(
+    {"/health", "/health/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
+AUTH_FIELDS = frozenset({"login", "register"})
+CHAT_FIELDS = frozenset({"sendMessage", "answerQuestion", "resumeChat"})
+
+
+def _storage(settings: Settings) -> Storage:
+    if not settings.redis_url:
+        return MemoryStorage()
+    url = settings.redis_url
+    if not url.startswith("async+"):
+        url = f"async+{url}"
+    return RedisStorage(
+        url,
+        implementation="redispy",
+        key_prefix=settings.rate_limit_key_prefix,
+        wrap_exceptions=True,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+    )
+
+
+class RateLimits:
+    def __init__(self, settings: Settings, tokens: Tokens) -> None:
+        self.enabled = settings.rate_limit_enabled
+        self._tokens = tokens
+        self._items: dict[Category, list[RateLimitItem]] = {
+            Category.AUTH: parse_many(settings.rate_limit_auth),
+            Category.CHAT: parse_many(settings.rate_limit_chat),
+            Category.DEFAULT: parse_many(settings.rate_limit_default),
+        }
+        self._limiter = MovingWindowRateLimiter(_storage(settings))
+        self._proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+
+    async def hit(self, category: Category, key: str, cost: int = 1) -> None:
+        """Count `cost` requests against `key`; RateLimited when that would pass a limit."""
+        if not self.enabled or cost <= 0:
+            return
+        for item in self._items[category]:
+            try:
+                allowed = await self._limiter.hit(item, category.value, key, cost=cost)
+                if allowed:
+                    continue
+                stats = await self._limiter.get_window_stats(item, category.value, key)
+            except StorageError:
+                # Fail open: an unreachable Redis must not take the whole API down with it.
+                log.warning("rate limit storage unavailable; %s not counted", category)
+                return
+            metrics.RATE_LIMITED.labels(category.value).inc()
+            raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._proxies)
+
+    def client_ip(self, scope: Scope) -> str:
+        """The peer address, or, when the peer is a configured proxy, the right-most
+        X-Forwarded-For hop that is not one (hops further left are the client's say-so)."""
+        client = scope.get("client")
+        peer = str(client[0]) if client else "unknown"
+        if not self._proxies or not self._trusted(peer):
+            return peer
+        hops = [
+            hop.strip()
+            for name, value in scope.get("headers") or []
+            if name == b"x-forwarded-for"
+            for hop in value.decode("latin-1").split(",")
+            if hop.strip()
+        ]
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                return hop
+        return hops[0] if hops else peer
+
+    def caller(self, scope: Scope, token: str | None) -> str:
+        """`user:<id>` for a valid bearer token (checked without the database), else `ip:<ip>`."""
+        if token:
+            try:
+                return f"user:{self._tokens.verify(token).user_id}"
+            except Unauthenticated:
+                pass
+        return f"ip:{self.client_ip(scope)}"
+
+    async def check(self, scope: Scope, token: str | None, counts: dict[Category, int]) -> None:
+        for category, cost in counts.items():
+            key = (
+                f"ip:{self.client_ip(scope)}"
+                if category is Category.AUTH
+                else self.caller(scope, token)
+            )
+            await self.hit(category, key, cost)
+
+
+def _bearer(authorization: str | None) -> str | None:
+    scheme, _, value = (authorization or "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def rest_rate_limit(request: Request) -> None:
+    """FastAPI dependency for every REST route (after routing, so the template is known)."""
+    route = request.scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", "")
+    if template in UNLIMITED_ROUTES:
+        return
+    if template in AUTH_ROUTES:
+        category = Category.AUTH
+    elif template in CHAT_ROUTES:
+        category = Category.CHAT
+    else:
+        category = Category.DEFAULT
+    limits: RateLimits = request.app.state.gateway.rate_limits
+    await limits.check(request.scope, _bearer(request.headers.get("authorization")), {category: 1})
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((op for op in operations if op.name and op.name.value == name), None)
+
+
+def root_fields(document: DocumentNode, operation_name: str | None) -> list[str]:
+    """Field names the operation will execute at its root, once per response key, with
+    fragments expanded (a spread repeated at the root still executes each field once)."""
+    operation = _operation(document, operation_name)
+    if operation is None:
+        return []
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    keys: dict[str, str] = {}
+    spread: set[str] = set()
+
+    def walk(selection_set: SelectionSetNode) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                keys.setdefault(key, selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in spread and name in fragments:
+                    spread.add(name)
+                    walk(fragments[name].selection_set)
+
+    walk(operation.selection_set)
+    return list(keys.values())
+
+
+def operation_counts(fields: Iterable[str]) -> dict[Category, int]:
+    """Each auth or chat field counts once in its category; anything else once in all."""
+    counts = {Category.AUTH: 0, Category.CHAT: 0, Category.DEFAULT: 0}
+    for field in fields:
+        if field in AUTH_FIELDS:
+            counts[Category.AUTH] += 1
+        elif field in CHAT_FIELDS:
+            counts[Category.CHAT] += 1
+        else:
+            counts[Category.DEFAULT] = 1
+    return {category: n for category, n in counts.items() if n}
+
+
+class GraphQLRateLimit(SchemaExtension):
+    """Counts every executed operation (after validation) and short-circuits it with a
+    RATE_LIMITED error (extensions.retryAfter, seconds) when a limit is reached."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        ec = self.execution_context
+        context: Any = ec.context
+        document = ec.graphql_document
+        if document is not None and context is not None:
+            counts = operation_counts(root_fields(document, ec.operation_name))
+            try:
+                await context.gateway.rate_limits.check(
+                    context.request.scope, context.token, counts
+                )
+            except RateLimited as exc:
+                error = GraphQLError(exc.detail, extensions={"code": exc.code, **exc.extensions})
+                ec.result = ExecutionResult(data=None, errors=[error])
+        yield

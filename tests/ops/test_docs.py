@@ -1,0 +1,105 @@
+"""API documentation: the generated OpenAPI document, offline Swagger UI and ReDoc, and a
+bounded schemathesis run over the REST face that must find no 5xx."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from openapi_spec_validator import validate
+
+from gateway.config import Settings
+from gateway.users.models import Role
+from tests.conftest import Api
+from tests.ops.conftest import Server, server_env
+
+
+async def test_openapi_document_is_valid_and_generated_from_the_models(api: Api) -> None:
+    r = await api.client.get("/openapi.json")
+    assert r.status_code == 200
+    spec = r.json()
+    validate(spec)  # raises on an invalid OpenAPI 3 document
+    assert spec["openapi"].startswith("3.")
+    assert {"/register", "/token", "/users/me", "/health"} <= set(spec["paths"])
+    schemas = spec["components"]["schemas"]
+    # The handlers' own pydantic models, not a hand-written description.
+    assert set(schemas["RegisterInput"]["properties"]) >= {"username", "email", "password"}
+    assert set(schemas["TokenOut"]["properties"]) == {"access_token", "token_type", "expires_in"}
+    assert "429" in spec["paths"]["/users/me"]["get"]["responses"]
+    assert not any(p.startswith(("/docs", "/redoc", "/static")) for p in spec["paths"])
+
+
+@pytest.mark.parametrize(
+    ("page", "assets"),
+    [
+        ("/docs", ["/static/docs/swagger-ui-bundle.js", "/static/docs/swagger-ui.css"]),
+        ("/redoc", ["/static/docs/redoc.standalone.js"]),
+    ],
+)
+async def test_doc_pages_load_their_assets_from_the_gateway(
+    api: Api, page: str, assets: list[str]
+) -> None:
+    r = await api.client.get(page)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "/openapi.json" in r.text
+    for asset in [*assets, "/static/docs/favicon.png"]:
+        assert f'"{asset}"' in r.text, asset
+        served = await api.client.get(asset)
+        assert served.status_code == 200, asset
+        assert len(served.content) > 1000, asset
+    # Nothing is fetched from another host (no CDN, no web fonts).
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", r.text), r.text
+    assert "cdn" not in r.text.lower()
+
+
+async def test_swagger_oauth2_redirect_page(api: Api) -> None:
+    r = await api.client.get("/docs/oauth2-redirect")
+    assert r.status_code == 200 and "oauth2" in r.text.lower()
+
+
+async def test_schemathesis_finds_no_server_error(
+    api: Api, serve: Callable[..., Server], settings: Settings, tmp_path: Path
+) -> None:
+    """Property-based run against a real server (same database), as an admin so that every
+    operation is reachable; bounded by --max-examples and a hard timeout."""
+    token = await api.user("fuzzadmin", role=Role.ADMIN)
+    server = serve(server_env(settings.database_url))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"{server.url}/openapi.json",
+        "--checks",
+        "not_a_server_error",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        "10",
+        "--max-failures",
+        "5",
+        "--request-timeout",
+        "10",
+        "--seed",
+        "20261126",
+        "-H",
+        f"Authorization: Bearer {token}",
+        cwd=tmp_path,  # its cache directory goes there
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=90)
+    except TimeoutError:
+        proc.kill()
+        raise
+    report = out.decode(errors="replace")
+    assert proc.returncode == 0, report
+    tested = re.search(r"Tested: (\d+)", report)
+    assert tested and int(tested.group(1)) >= 9, report
+    generated = re.search(r"(\d+) generated, (\d+) passed", report)
+    assert generated and generated.group(1) == generated.group(2) and int(generated.group(1)) > 50
