@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -19,6 +20,8 @@ from gateway.db import Database
 from gateway.graphql.view import GatewayGraphQL
 from gateway.middleware import CatchAll
 from gateway.rest.app import build_rest_app
+from gateway.sessions.chatbot import Chatbot, build_http_client
+from gateway.sessions.pubsub import Broker, build_broker
 
 log = logging.getLogger("gateway")
 
@@ -32,13 +35,34 @@ class Gateway:
         self.db = Database(settings)
         self.passwords = Passwords(settings)
         self.tokens = Tokens(settings)
+        self._http: httpx.AsyncClient | None = None
+        self._chatbot: Chatbot | None = None
+        self._broker: Broker | None = None
+
+    @property
+    def chatbot(self) -> Chatbot:
+        assert self._chatbot is not None, "Gateway.start() was not called"
+        return self._chatbot
+
+    @property
+    def broker(self) -> Broker:
+        assert self._broker is not None, "Gateway.start() was not called"
+        return self._broker
 
     async def start(self) -> None:
         if self.settings.should_auto_migrate:
             log.info("applying migrations to %s", self.settings.database_url)
             await migrate.upgrade(self.settings)
+        # One pooled client for every upstream call of this process.
+        self._http = build_http_client(self.settings)
+        self._chatbot = Chatbot(self._http, self.settings)
+        self._broker = build_broker(self.settings.redis_url)
 
     async def stop(self) -> None:
+        if self._broker is not None:
+            await self._broker.close()
+        if self._http is not None:
+            await self._http.aclose()
         await self.db.dispose()
 
 

@@ -19,16 +19,23 @@ from strawberry.schema.config import StrawberryConfig
 from gateway.admin.types import AdminMutation, AdminQuery
 from gateway.config import Settings
 from gateway.graphql.errors import DomainErrors
+from gateway.sessions.types import SessionsMutation, SessionsQuery, SessionsSubscription
+from gateway.system.types import SystemQuery
 from gateway.users.types import UsersMutation, UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery, AdminQuery):
+class Query(UsersQuery, AdminQuery, SessionsQuery, SystemQuery):
     pass
 
 
 @strawberry.type
-class Mutation(UsersMutation, AdminMutation):
+class Mutation(UsersMutation, AdminMutation, SessionsMutation):
+    pass
+
+
+@strawberry.type
+class Subscription(SessionsSubscription):
     pass
 
 
@@ -50,6 +57,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),
     )

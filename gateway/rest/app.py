@@ -11,12 +11,21 @@ from gateway.admin.rest import router as admin_router
 from gateway.auth.rest import router as auth_router
 from gateway.rest import errors
 from gateway.rest.system import router as system_router
+from gateway.sessions.rest import router as sessions_router
+from gateway.system.rest import router as system_info_router
 from gateway.users.rest import router as users_router
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
-ROUTERS = (auth_router, users_router, admin_router, system_router)
+ROUTERS = (
+    auth_router,
+    users_router,
+    admin_router,
+    system_router,
+    sessions_router,
+    system_info_router,
+)
 
 
 def build_rest_app(gateway: Gateway) -> FastAPI:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from gateway.auth import service as auth
 from gateway.graphql.context import Info
+from gateway.graphql.pagination import Connection
 from gateway.users import service
 from gateway.users.models import Role as RoleModel
 from gateway.users.schemas import ProfileUpdate, RegisterInput, UserView
+
+if TYPE_CHECKING:
+    from gateway.sessions.types import QuizAttemptType
 
 Role = strawberry.enum(RoleModel, name="Role", description="What a user may do.")
 
@@ -57,6 +61,14 @@ class UserType:
         if viewer is None or viewer.id != self.view.id:
             return None
         return Preferences(theme=self.view.theme, notifications=self.view.notifications)
+
+    @strawberry.field(description="Quiz results, newest first (the user and admins only).")
+    async def quiz_attempts(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> Connection[Annotated[QuizAttemptType, strawberry.lazy("gateway.sessions.types")]]:
+        from gateway.sessions.types import quiz_attempts_of
+
+        return await quiz_attempts_of(info, self.view.id, first, after)
 
 
 @strawberry.input(name="RegisterInput")
