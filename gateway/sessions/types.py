@@ -14,8 +14,10 @@ from contextlib import aclosing
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
+from gateway.errors import DomainError
 from gateway.graphql.context import Context, Info
 from gateway.graphql.pagination import Connection, window
 from gateway.sessions import service
@@ -295,6 +297,9 @@ async def _close_expired(context: Context) -> None:
     close = getattr(context.request, "close", None)
     if close is not None:
         await close(code=TOKEN_EXPIRED, reason="Token expired")
+    # Returning would make strawberry send "complete" on the closed socket; the handler's
+    # shutdown cancels this operation once the client acknowledges the close.
+    await asyncio.Future()
 
 
 @strawberry.type
@@ -322,4 +327,7 @@ class SessionsSubscription:
                 except TimeoutError:
                     await _close_expired(context)
                     return
+                except DomainError as exc:
+                    # Subscription errors bypass the DomainErrors extension: code them here.
+                    raise GraphQLError(exc.detail, extensions={"code": exc.code}) from exc
                 yield ChatMessageType.of(view)
