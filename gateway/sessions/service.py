@@ -196,12 +196,15 @@ async def rename_session(
 # --- talking to the tutor ------------------------------------------------------------------
 
 
-async def _insert_session_if_absent(
+async def _touch_or_create_session(
     db: AsyncSession, actor: Actor, session_id: str, subject_id: str, title: str
-) -> None:
-    """Race-free auto-creation: two first messages with the same new id create one row."""
+) -> tuple[uuid.UUID, str]:
+    """Race-free auto-creation in one round trip: create the session or bump last_active,
+    and return its owner and subject (the caller refuses, and so rolls back, a stranger)."""
     now = utcnow()
-    values = dict(
+    dialect = db.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    insert = module.insert(ChatSession).values(
         id=session_id,
         user_id=actor.id,
         subject_id=subject_id,
@@ -209,11 +212,14 @@ async def _insert_session_if_absent(
         created_at=now,
         last_active=now,
     )
-    dialect = db.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    await db.execute(
-        module.insert(ChatSession).values(**values).on_conflict_do_nothing(index_elements=["id"])
-    )
+    row = (
+        await db.execute(
+            insert.on_conflict_do_update(index_elements=["id"], set_={"last_active": now})
+            .returning(ChatSession.user_id, ChatSession.subject_id)
+            .execution_options(populate_existing=False)
+        )
+    ).one()
+    return row[0], row[1]
 
 
 async def _publish(broker: Broker, user_id: uuid.UUID, message: MessageView) -> None:
@@ -264,8 +270,13 @@ async def _ask(
     if quiz_in_progress and not reply.interrupted:
         score = quiz.final_score(reply.score, reply.message.content if reply.message else None)
     async with database.transaction() as db:
-        session = await db.get(ChatSession, session_id, with_for_update=True)
-        if session is None:
+        subject_id = await db.scalar(
+            update(ChatSession)
+            .where(ChatSession.id == session_id)
+            .values(pending_question=pending, last_error=None, last_active=utcnow())
+            .returning(ChatSession.subject_id)
+        )
+        if subject_id is None:
             raise NotFound("Session was deleted while the tutor was answering")
         assistant = None
         if text:
@@ -275,16 +286,13 @@ async def _ask(
         if score is not None:
             attempt = QuizAttempt(
                 user_id=actor.id,
-                subject_id=session.subject_id,
+                subject_id=subject_id,
                 session_id=session_id,
                 correct=score.correct,
                 total=score.total,
                 percentage=score.percentage,
             )
             db.add(attempt)
-        session.pending_question = pending
-        session.last_error = None
-        session.last_active = utcnow()
         await db.execute(
             update(Message).where(Message.id == user_message.id).values(status="answered")
         )
@@ -312,16 +320,15 @@ async def send_message(
     actor = require_actor(actor)
     async with database.transaction() as db:
         await require_chat_access(db, actor, data.asignatura)
-        await _insert_session_if_absent(db, actor, data.id, data.asignatura, title_from(data.text))
-        session = await db.get(ChatSession, data.id)
-        assert session is not None
-        if session.user_id != actor.id:
+        owner, subject = await _touch_or_create_session(
+            db, actor, data.id, data.asignatura, title_from(data.text)
+        )
+        if owner != actor.id:
             raise Forbidden(NOT_YOURS)
-        if session.subject_id != data.asignatura:
-            raise InvalidInput(f"Session {data.id} is about subject {session.subject_id}")
+        if subject != data.asignatura:
+            raise InvalidInput(f"Session {data.id} is about subject {subject}")
         message = Message(session_id=data.id, role="user", content=data.text, status="sent")
         db.add(message)
-        session.last_active = utcnow()
         await db.flush()
         user_message = MessageView.model_validate(message)
     await _publish(broker, actor.id, user_message)
