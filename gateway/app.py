@@ -21,6 +21,7 @@ from gateway.graphql.view import GatewayGraphQL
 from gateway.middleware import CatchAll
 from gateway.rest.app import build_rest_app
 from gateway.sessions.chatbot import Chatbot, build_http_client
+from gateway.sessions.gate import GatedDatabase
 from gateway.sessions.pubsub import Broker, build_broker
 
 log = logging.getLogger("gateway")
@@ -38,6 +39,8 @@ class Gateway:
         self._http: httpx.AsyncClient | None = None
         self._chatbot: Chatbot | None = None
         self._broker: Broker | None = None
+        # The chat flow's share of the pool: the overflow stays free for other endpoints.
+        self.chat_db = GatedDatabase(self.db, settings.db_pool_size)
 
     @property
     def chatbot(self) -> Chatbot:

@@ -180,6 +180,7 @@ async def bench(args: argparse.Namespace) -> int:
             "GATEWAY_AUTO_MIGRATE": "false",
             "CHATBOT_URL": f"http://127.0.0.1:{up_port}",
             "GATEWAY_CHATBOT_MAX_CONNECTIONS": str(args.chats),
+            "GATEWAY_DB_POOL_SIZE": str(args.pool),
         }
         procs.append(
             subprocess.Popen(  # noqa: ASYNC220
@@ -218,6 +219,7 @@ async def bench(args: argparse.Namespace) -> int:
             assert r.status_code == 200, r.text
 
             async def one(i: int) -> tuple[str, int, float, float, float]:
+                await asyncio.sleep(args.ramp * i / args.chats)
                 session_id = f"bench-{i}"
                 body = orjson.dumps(
                     {"id": session_id, "asignatura": "INF001", "content": f"¿Pregunta número {i}?"}
@@ -260,8 +262,8 @@ async def bench(args: argparse.Namespace) -> int:
 
         print(
             f"\n{args.chats} concurrent chats, upstream delay {args.delay:g} s, "
-            f"PostgreSQL, 1 gateway worker (uvicorn), pool {settings.db_pool_size}"
-            f"+{settings.db_max_overflow}"
+            f"ramp {args.ramp:g} s, PostgreSQL, {args.workers} gateway worker(s), "
+            f"pool {args.pool}+{settings.db_max_overflow}"
         )
         print(
             f"errors: {len(errors)}   wall time: {wall:.2f} s   "
@@ -295,6 +297,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--delay", type=float, default=2.0)
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=0.0,
+        help="spread the chats' start over this many seconds (0: all at once)",
+    )
+    parser.add_argument("--pool", type=int, default=10, help="GATEWAY_DB_POOL_SIZE")
+    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     parser.add_argument(
         "--database-url",
         default=os.environ.get(

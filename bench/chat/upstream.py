@@ -1,8 +1,7 @@
 """The bench's tutor: the demo chatbot answering after a fixed delay, timing itself.
 
-GET /stats returns {session_id: [seconds, arrived, left]}: seconds measured from the request's
-arrival to the moment
-the response body is handed to the server, i.e. the upstream's own latency."""
+GET /stats returns {session_id: [seconds, arrived, left]}: the upstream's own latency, from the
+request's arrival to the moment its response body is handed to the server."""
 
 from __future__ import annotations
 

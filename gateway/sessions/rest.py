@@ -35,7 +35,7 @@ async def _released_actor(
     if not token:
         return None
     gw = gateway(request)
-    async with gw.db.read() as db:
+    async with gw.chat_db.read() as db:
         actor = await auth.actor_from_token(db, gw.tokens, token)
     request.state.actor = actor
     return actor
@@ -141,7 +141,7 @@ UPSTREAM_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post("/chat", response_model=ChatOut, responses=UPSTREAM_ERRORS)
 async def chat(body: ChatInput, gw: ChatGW, actor: ChatActor) -> ChatOut:
     """Send a message to the tutor; the session is created on first use."""
-    result = await service.send_message(gw.db, gw.chatbot, gw.broker, actor, body)
+    result = await service.send_message(gw.chat_db, gw.chatbot, gw.broker, actor, body)
     out: ChatOut = _chat_out(result)
     return out
 
@@ -199,6 +199,8 @@ async def resume_chat(
     session_id: str, body: ResumeInput, gw: ChatGW, actor: ChatActor
 ) -> ResumeOut:
     """Answer the pending quiz question; the last answer records the quiz attempt."""
-    result = await service.answer_question(gw.db, gw.chatbot, gw.broker, actor, session_id, body)
+    result = await service.answer_question(
+        gw.chat_db, gw.chatbot, gw.broker, actor, session_id, body
+    )
     out: ResumeOut = _chat_out(result, ResumeOut)
     return out

@@ -22,6 +22,7 @@ from gateway.db import Database, utcnow
 from gateway.errors import DomainError, Forbidden, InvalidInput, NotFound
 from gateway.sessions import quiz
 from gateway.sessions.chatbot import Chatbot, UpstreamReply
+from gateway.sessions.gate import GatedDatabase
 from gateway.sessions.models import ChatSession, Message, QuizAttempt
 from gateway.sessions.pubsub import Broker
 from gateway.sessions.schemas import (
@@ -238,7 +239,7 @@ def _reply_text(reply: UpstreamReply) -> str:
 
 
 async def _ask(
-    database: Database,
+    database: Database | GatedDatabase,
     broker: Broker,
     actor: Actor,
     user_message: MessageView,
@@ -315,7 +316,11 @@ async def _ask(
 
 
 async def send_message(
-    database: Database, chatbot: Chatbot, broker: Broker, actor: Actor | None, data: ChatInput
+    database: Database | GatedDatabase,
+    chatbot: Chatbot,
+    broker: Broker,
+    actor: Actor | None,
+    data: ChatInput,
 ) -> ChatResult:
     actor = require_actor(actor)
     async with database.transaction() as db:
@@ -344,7 +349,7 @@ async def send_message(
 
 
 async def answer_question(
-    database: Database,
+    database: Database | GatedDatabase,
     chatbot: Chatbot,
     broker: Broker,
     actor: Actor | None,
@@ -392,7 +397,7 @@ async def answer_question(
 
 
 async def message_events(
-    database: Database, broker: Broker, actor: Actor | None, session_id: str
+    database: Database | GatedDatabase, broker: Broker, actor: Actor | None, session_id: str
 ) -> AsyncGenerator[MessageView, None]:
     """Messages of one of the caller's sessions as they are stored (by any process)."""
     actor = require_actor(actor)

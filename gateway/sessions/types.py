@@ -264,7 +264,9 @@ class SessionsMutation:
         )
         gw = info.context.gateway
         actor = await info.context.actor()
-        return ChatPayload.of(await service.send_message(gw.db, gw.chatbot, gw.broker, actor, data))
+        return ChatPayload.of(
+            await service.send_message(gw.chat_db, gw.chatbot, gw.broker, actor, data)
+        )
 
     @strawberry.mutation(description="Answer the pending quiz question.")
     async def answer_question(self, info: Info, input: AnswerQuestionInput) -> ChatPayload:
@@ -272,7 +274,7 @@ class SessionsMutation:
         gw = info.context.gateway
         actor = await info.context.actor()
         result = await service.answer_question(
-            gw.db, gw.chatbot, gw.broker, actor, input.session_id, data
+            gw.chat_db, gw.chatbot, gw.broker, actor, input.session_id, data
         )
         return ChatPayload.of(result)
 
