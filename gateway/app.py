@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -23,6 +24,9 @@ from gateway.observability import metrics
 from gateway.observability.middleware import RequestObservability
 from gateway.ratelimit import RateLimits
 from gateway.rest.app import build_rest_app
+from gateway.sessions.chatbot import Chatbot, build_http_client
+from gateway.sessions.gate import GatedDatabase
+from gateway.sessions.pubsub import Broker, build_broker
 
 log = logging.getLogger("gateway")
 
@@ -38,13 +42,36 @@ class Gateway:
         self.tokens = Tokens(settings)
         self.rate_limits = RateLimits(settings, self.tokens)
         metrics.instrument_pool(self.db.engine)
+        self._http: httpx.AsyncClient | None = None
+        self._chatbot: Chatbot | None = None
+        self._broker: Broker | None = None
+        # The chat flow's share of the pool: the overflow stays free for other endpoints.
+        self.chat_db = GatedDatabase(self.db, settings.db_pool_size)
+
+    @property
+    def chatbot(self) -> Chatbot:
+        assert self._chatbot is not None, "Gateway.start() was not called"
+        return self._chatbot
+
+    @property
+    def broker(self) -> Broker:
+        assert self._broker is not None, "Gateway.start() was not called"
+        return self._broker
 
     async def start(self) -> None:
         if self.settings.should_auto_migrate:
             log.info("applying migrations to %s", self.settings.database_url)
             await migrate.upgrade(self.settings)
+        # One pooled client for every upstream call of this process.
+        self._http = build_http_client(self.settings)
+        self._chatbot = Chatbot(self._http, self.settings)
+        self._broker = build_broker(self.settings.redis_url)
 
     async def stop(self) -> None:
+        if self._broker is not None:
+            await self._broker.close()
+        if self._http is not None:
+            await self._http.aclose()
         await self.db.dispose()
         metrics.mark_process_dead()
 

@@ -1,4 +1,4 @@
-"""`gateway` command line: serve, migrate, create-admin, seed-demo, export-schema."""
+"""`gateway` command line: serve, migrate, create-admin, seed-demo, export-schema, demo-chatbot."""
 
 from __future__ import annotations
 
@@ -147,6 +147,13 @@ def _export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_chatbot(args: argparse.Namespace) -> int:
+    from gateway.demo_chatbot import serve
+
+    serve(args.host, args.port, args.delay)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="gateway", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
@@ -189,6 +196,12 @@ def parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", "-o", default="schema.graphql")
     export.set_defaults(func=_export_schema)
+
+    demo = sub.add_parser("demo-chatbot", help="run a local echo tutor (no LLM) for trying chat")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    demo.set_defaults(func=_demo_chatbot)
     return root
 
 

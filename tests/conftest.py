@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -22,6 +22,7 @@ from gateway.config import Settings
 from gateway.models import Base
 from gateway.users.models import Role
 from gateway.users.schemas import RegisterInput
+from tests.upstream_stub import Stub, ThreadServer
 
 PASSWORD = "correct-horse-battery"
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -76,8 +77,25 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def settings(database_url: str) -> Settings:
-    s = make_settings(database_url)
+def chatbot_stub() -> Iterator[Stub]:
+    """The upstream tutor: a real HTTP server (see tests/upstream_stub.py)."""
+    stub = Stub()
+    server = ThreadServer(stub.app).start()
+    stub.url = server.url
+    yield stub
+    server.stop()
+
+
+@pytest.fixture
+def stub(chatbot_stub: Stub) -> Iterator[Stub]:
+    chatbot_stub.reset()
+    yield chatbot_stub
+    chatbot_stub.reset()
+
+
+@pytest.fixture(scope="session")
+async def settings(database_url: str, chatbot_stub: Stub) -> Settings:
+    s = make_settings(database_url, chatbot_url=chatbot_stub.url, chatbot_timeout_seconds=1.0)
     await migrate.upgrade(s)
     return s
 

@@ -24,17 +24,24 @@ from gateway.config import Settings
 from gateway.graphql.errors import DomainErrors
 from gateway.observability.graphql import GraphQLObservability
 from gateway.ratelimit import GraphQLRateLimit
+from gateway.sessions.types import SessionsMutation, SessionsQuery, SessionsSubscription
 from gateway.subjects.types import SubjectsMutation, SubjectsQuery
+from gateway.system.types import SystemQuery
 from gateway.users.types import UsersMutation, UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery, AdminQuery, SubjectsQuery, AnalyticsQuery):
+class Query(UsersQuery, AdminQuery, SubjectsQuery, AnalyticsQuery, SessionsQuery, SystemQuery):
     pass
 
 
 @strawberry.type
-class Mutation(UsersMutation, AdminMutation, SubjectsMutation):
+class Mutation(UsersMutation, AdminMutation, SubjectsMutation, SessionsMutation):
+    pass
+
+
+@strawberry.type
+class Subscription(SessionsSubscription):
     pass
 
 
@@ -65,6 +72,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),
     )

@@ -13,7 +13,9 @@ from gateway.auth.rest import router as auth_router
 from gateway.ratelimit import rest_rate_limit
 from gateway.rest import errors
 from gateway.rest.system import router as system_router
+from gateway.sessions.rest import router as sessions_router
 from gateway.subjects.rest import router as subjects_router
+from gateway.system.rest import router as system_info_router
 from gateway.users.rest import router as users_router
 
 if TYPE_CHECKING:
@@ -26,6 +28,8 @@ ROUTERS = (
     system_router,
     subjects_router,
     professor_router,
+    sessions_router,
+    system_info_router,
 )
 
 

@@ -9,11 +9,13 @@ import strawberry
 
 from gateway.auth import service as auth
 from gateway.graphql.context import Info
+from gateway.graphql.pagination import Connection
 from gateway.users import service
 from gateway.users.models import Role as RoleModel
 from gateway.users.schemas import ProfileUpdate, RegisterInput, UserView
 
 if TYPE_CHECKING:
+    from gateway.sessions.types import QuizAttemptType
     from gateway.subjects.types import SubjectType
 
 Role = strawberry.enum(RoleModel, name="Role", description="What a user may do.")
@@ -70,6 +72,14 @@ class UserType:
 
         views = await loaders.user_subjects(info).load(self.view.id)
         return [SubjectType.of(v) for v in views]
+
+    @strawberry.field(description="Quiz results, newest first (the user and admins only).")
+    async def quiz_attempts(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> Connection[Annotated[QuizAttemptType, strawberry.lazy("gateway.sessions.types")]]:
+        from gateway.sessions.types import quiz_attempts_of
+
+        return await quiz_attempts_of(info, self.view.id, first, after)
 
 
 @strawberry.input(name="RegisterInput")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 
+import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Origin, Subprotocol
 
 from gateway.config import Settings
-from tests.conftest import Api
+from tests.conftest import PASSWORD, Api
 from tests.ops.conftest import AppFactory, Server, server_env
 
 GOOD = "http://localhost:5173"
@@ -62,8 +63,16 @@ def test_graphql_websocket_checks_the_same_origins(
     server = serve(server_env(settings.database_url))
     url = f"ws://127.0.0.1:{server.port}/graphql"
     protocols = [Subprotocol("graphql-transport-ws")]
+    httpx.post(
+        f"{server.url}/register",
+        json={"username": "wsuser", "email": "ws@example.com", "password": PASSWORD},
+    )
+    token = httpx.post(
+        f"{server.url}/token", data={"username": "wsuser", "password": PASSWORD}
+    ).json()["access_token"]
     with connect(url, origin=Origin(GOOD), subprotocols=protocols) as ws:
-        ws.send(json.dumps({"type": "connection_init"}))
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        ws.send(json.dumps(init))
         assert json.loads(ws.recv(timeout=5))["type"] == "connection_ack"
     with pytest.raises(InvalidStatus) as refused:
         connect(url, origin=Origin(EVIL), subprotocols=protocols)

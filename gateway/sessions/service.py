@@ -1,0 +1,413 @@
+"""Every rule about chat sessions, messages and quizzes.
+
+The chat flow breaks the one-transaction-per-request rule on purpose: the user's message is
+committed and the connection released BEFORE the (slow) upstream call; the reply is stored in
+a second short transaction. A failed call leaves the message stored and marked "failed"."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from gateway.auth.actor import Actor, require_actor
+from gateway.db import Database, utcnow
+from gateway.errors import DomainError, Forbidden, InvalidInput, NotFound
+from gateway.sessions import quiz
+from gateway.sessions.chatbot import Chatbot, UpstreamReply
+from gateway.sessions.gate import GatedDatabase
+from gateway.sessions.models import ChatSession, Message, QuizAttempt
+from gateway.sessions.pubsub import Broker
+from gateway.sessions.schemas import (
+    TITLE_CHARS,
+    ChatInput,
+    ChatResult,
+    MessageView,
+    QuizAttemptView,
+    RenameInput,
+    ResumeInput,
+    SessionId,
+    SessionView,
+)
+from gateway.subjects.service import require_chat_access
+from gateway.users.models import Role, User
+
+NOT_YOURS = "Session doesn't belong to user"
+_session_id: TypeAdapter[str] = TypeAdapter(SessionId)
+
+
+def check_session_id(session_id: str) -> str:
+    try:
+        return _session_id.validate_python(session_id)
+    except ValidationError as exc:
+        raise InvalidInput("Invalid session id", argument="sessionId") from exc
+
+
+def channel(session_id: str) -> str:
+    return f"session:{session_id}"
+
+
+def title_from(text: str) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= TITLE_CHARS else flat[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _message_count() -> Any:
+    return (
+        select(func.count(Message.id))
+        .where(Message.session_id == ChatSession.id)
+        .correlate(ChatSession)
+        .scalar_subquery()
+    )
+
+
+def _sessions() -> Select[Any]:
+    return select(ChatSession, User.username, _message_count().label("n")).join(
+        User, User.id == ChatSession.user_id
+    )
+
+
+def _view(session: ChatSession, username: str, count: int) -> SessionView:
+    return SessionView(
+        id=session.id,
+        user_id=str(session.user_id),
+        username=username,
+        subject_id=session.subject_id,
+        title=session.title,
+        created_at=session.created_at,
+        last_active=session.last_active,
+        message_count=count,
+        pending_question=session.pending_question,
+        last_error=session.last_error,
+    )
+
+
+async def _owned(db: AsyncSession, actor: Actor, session_id: str) -> SessionView:
+    row = (await db.execute(_sessions().where(ChatSession.id == session_id))).one_or_none()
+    if row is None:
+        raise NotFound("Session not found")
+    session, username, count = row
+    if session.user_id != actor.id:
+        raise Forbidden(NOT_YOURS)
+    return _view(session, username, count)
+
+
+async def get_session(db: AsyncSession, actor: Actor | None, session_id: str) -> SessionView:
+    actor = require_actor(actor)
+    return await _owned(db, actor, check_session_id(session_id))
+
+
+async def list_sessions(
+    db: AsyncSession, actor: Actor | None, *, subject: str | None, limit: int, skip: int
+) -> list[SessionView]:
+    """The caller's own sessions, most recently active first, message counts from SQL."""
+    actor = require_actor(actor)
+    query = _sessions().where(ChatSession.user_id == actor.id)
+    if subject:
+        query = query.where(ChatSession.subject_id == subject)
+    query = query.order_by(ChatSession.last_active.desc(), ChatSession.id).limit(limit).offset(skip)
+    return [_view(s, username, n) for s, username, n in await db.execute(query)]
+
+
+async def list_messages(
+    db: AsyncSession, actor: Actor | None, session_id: str, *, limit: int, skip: int
+) -> tuple[SessionView, list[MessageView]]:
+    session = await get_session(db, actor, session_id)
+    page = await messages_of(db, [session.id], limit=limit, skip=skip)
+    return session, page.get(session.id, [])
+
+
+async def messages_of(
+    db: AsyncSession, session_ids: Sequence[str], *, limit: int, skip: int
+) -> dict[str, list[MessageView]]:
+    """One page of messages for each of several (already authorised) sessions, oldest first,
+    in ONE statement: a window function numbers each session's messages."""
+    if not session_ids:
+        return {}
+    ranked = (
+        select(
+            Message,
+            func.row_number()
+            .over(partition_by=Message.session_id, order_by=Message.id)
+            .label("rn"),
+        )
+        .where(Message.session_id.in_(list(session_ids)))
+        .subquery()
+    )
+    msg = aliased(Message, ranked)
+    rows = await db.execute(
+        select(msg)
+        .where(ranked.c.rn > skip, ranked.c.rn <= skip + limit)
+        .order_by(ranked.c.session_id, ranked.c.id)
+    )
+    found: dict[str, list[MessageView]] = {sid: [] for sid in session_ids}
+    for message in rows.scalars():
+        found[message.session_id].append(MessageView.model_validate(message))
+    return found
+
+
+async def list_quiz_attempts(
+    db: AsyncSession, actor: Actor | None, user_id: uuid.UUID, *, limit: int, skip: int
+) -> list[QuizAttemptView]:
+    """A user's quiz results, newest first: visible to that user and to admins."""
+    actor = require_actor(actor)
+    if actor.id != user_id and actor.role is not Role.ADMIN:
+        raise Forbidden("Only the user and admins see quiz attempts")
+    rows = await db.scalars(
+        select(QuizAttempt)
+        .where(QuizAttempt.user_id == user_id)
+        .order_by(QuizAttempt.created_at.desc(), QuizAttempt.id.desc())
+        .limit(limit)
+        .offset(skip)
+    )
+    return [QuizAttemptView.model_validate(a) for a in rows]
+
+
+# --- changing a session --------------------------------------------------------------------
+
+
+async def delete_session(db: AsyncSession, actor: Actor | None, session_id: str) -> None:
+    """Messages go with the session; quiz attempts stay (analytics) with session_id NULL."""
+    actor = require_actor(actor)
+    session = await _owned(db, actor, check_session_id(session_id))
+    await db.execute(delete(ChatSession).where(ChatSession.id == session.id))
+
+
+async def rename_session(
+    db: AsyncSession, actor: Actor | None, session_id: str, data: RenameInput
+) -> SessionView:
+    actor = require_actor(actor)
+    session = await _owned(db, actor, check_session_id(session_id))
+    await db.execute(
+        update(ChatSession).where(ChatSession.id == session.id).values(title=data.title)
+    )
+    return session.model_copy(update={"title": data.title})
+
+
+# --- talking to the tutor ------------------------------------------------------------------
+
+
+async def _touch_or_create_session(
+    db: AsyncSession, actor: Actor, session_id: str, subject_id: str, title: str
+) -> tuple[uuid.UUID, str]:
+    """Race-free auto-creation in one round trip: create the session or bump last_active,
+    and return its owner and subject (the caller refuses, and so rolls back, a stranger)."""
+    now = utcnow()
+    dialect = db.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    insert = module.insert(ChatSession).values(
+        id=session_id,
+        user_id=actor.id,
+        subject_id=subject_id,
+        title=title,
+        created_at=now,
+        last_active=now,
+    )
+    row = (
+        await db.execute(
+            insert.on_conflict_do_update(index_elements=["id"], set_={"last_active": now})
+            .returning(ChatSession.user_id, ChatSession.subject_id)
+            .execution_options(populate_existing=False)
+        )
+    ).one()
+    return row[0], row[1]
+
+
+async def _publish(broker: Broker, user_id: uuid.UUID, message: MessageView) -> None:
+    await broker.publish(
+        channel(message.session_id),
+        {"user_id": str(user_id), "message": message.model_dump(mode="json")},
+    )
+
+
+def _reply_text(reply: UpstreamReply) -> str:
+    if reply.message is not None:
+        return reply.message.content
+    if reply.interrupt_info is not None:
+        return reply.interrupt_info.question_text
+    return ""
+
+
+async def _ask(
+    database: Database | GatedDatabase,
+    broker: Broker,
+    actor: Actor,
+    user_message: MessageView,
+    call: Any,
+    *,
+    restore_question: dict[str, Any] | None = None,
+    quiz_in_progress: bool = False,
+) -> ChatResult:
+    """Call the upstream with no DB connection held, then store what happened."""
+    session_id = user_message.session_id
+    try:
+        reply: UpstreamReply = await call()
+    except DomainError as exc:
+        async with database.transaction() as db:
+            await db.execute(
+                update(Message).where(Message.id == user_message.id).values(status="failed")
+            )
+            values: dict[str, Any] = {"last_error": exc.detail[:500]}
+            if restore_question is not None:
+                values["pending_question"] = restore_question
+            await db.execute(update(ChatSession).where(ChatSession.id == session_id).values(values))
+        raise
+
+    text = _reply_text(reply)
+    pending = (
+        reply.interrupt_info.model_dump() if reply.interrupted and reply.interrupt_info else None
+    )
+    score = None
+    if quiz_in_progress and not reply.interrupted:
+        score = quiz.final_score(reply.score, reply.message.content if reply.message else None)
+    async with database.transaction() as db:
+        subject_id = await db.scalar(
+            update(ChatSession)
+            .where(ChatSession.id == session_id)
+            .values(pending_question=pending, last_error=None, last_active=utcnow())
+            .returning(ChatSession.subject_id)
+        )
+        if subject_id is None:
+            raise NotFound("Session was deleted while the tutor was answering")
+        assistant = None
+        if text:
+            assistant = Message(session_id=session_id, role="assistant", content=text, status="ok")
+            db.add(assistant)
+        attempt = None
+        if score is not None:
+            attempt = QuizAttempt(
+                user_id=actor.id,
+                subject_id=subject_id,
+                session_id=session_id,
+                correct=score.correct,
+                total=score.total,
+                percentage=score.percentage,
+            )
+            db.add(attempt)
+        await db.execute(
+            update(Message).where(Message.id == user_message.id).values(status="answered")
+        )
+        await db.flush()
+        view = await _owned(db, actor, session_id)
+        assistant_view = MessageView.model_validate(assistant) if assistant else None
+        attempt_view = QuizAttemptView.model_validate(attempt) if attempt else None
+    if assistant_view is not None:
+        await _publish(broker, actor.id, assistant_view)
+    return ChatResult(
+        session=view,
+        user_message=user_message.model_copy(update={"status": "answered"}),
+        assistant_message=assistant_view,
+        response=text,
+        interrupted=reply.interrupted,
+        interrupt_info=pending,
+        upstream_message=reply.message.model_dump() if reply.message else None,
+        quiz_attempt=attempt_view,
+    )
+
+
+async def send_message(
+    database: Database | GatedDatabase,
+    chatbot: Chatbot,
+    broker: Broker,
+    actor: Actor | None,
+    data: ChatInput,
+) -> ChatResult:
+    actor = require_actor(actor)
+    async with database.transaction() as db:
+        await require_chat_access(db, actor, data.asignatura)
+        owner, subject = await _touch_or_create_session(
+            db, actor, data.id, data.asignatura, title_from(data.text)
+        )
+        if owner != actor.id:
+            raise Forbidden(NOT_YOURS)
+        if subject != data.asignatura:
+            raise InvalidInput(f"Session {data.id} is about subject {subject}")
+        message = Message(session_id=data.id, role="user", content=data.text, status="sent")
+        db.add(message)
+        await db.flush()
+        user_message = MessageView.model_validate(message)
+    await _publish(broker, actor.id, user_message)
+    return await _ask(
+        database,
+        broker,
+        actor,
+        user_message,
+        lambda: chatbot.chat(
+            query=data.text, session_id=data.id, subject=data.asignatura, user=actor.username
+        ),
+    )
+
+
+async def answer_question(
+    database: Database | GatedDatabase,
+    chatbot: Chatbot,
+    broker: Broker,
+    actor: Actor | None,
+    session_id: str,
+    data: ResumeInput,
+) -> ChatResult:
+    actor = require_actor(actor)
+    session_id = check_session_id(session_id)
+    async with database.transaction() as db:
+        # The row lock makes a double-submitted answer see the question already taken.
+        session = await db.get(ChatSession, session_id, with_for_update=True)
+        if session is None:
+            raise NotFound("Session not found")
+        if session.user_id != actor.id:
+            raise Forbidden(NOT_YOURS)
+        await require_chat_access(db, actor, session.subject_id)
+        pending = session.pending_question
+        if not pending:
+            raise InvalidInput("No pending question in this session")
+        answer = data.answer.strip()
+        if not answer or "\x00" in answer:
+            raise InvalidInput("Answer must be a non-empty string")
+        expected = pending.get("question_num")
+        if data.current_question_index != expected:
+            raise InvalidInput(
+                f"current_question_index {data.current_question_index} is not the pending "
+                f"question ({expected})"
+            )
+        session.pending_question = None
+        session.last_active = utcnow()
+        message = Message(session_id=session_id, role="user", content=answer, status="sent")
+        db.add(message)
+        await db.flush()
+        user_message = MessageView.model_validate(message)
+    await _publish(broker, actor.id, user_message)
+    return await _ask(
+        database,
+        broker,
+        actor,
+        user_message,
+        lambda: chatbot.resume(session_id=session_id, answer=answer),
+        restore_question=pending,
+        quiz_in_progress=True,
+    )
+
+
+async def message_events(
+    database: Database | GatedDatabase, broker: Broker, actor: Actor | None, session_id: str
+) -> AsyncGenerator[MessageView, None]:
+    """Messages of one of the caller's sessions as they are stored (by any process)."""
+    actor = require_actor(actor)
+    session_id = check_session_id(session_id)
+    async with database.read() as db:
+        await _owned(db, actor, session_id)
+    async with broker.subscribe(channel(session_id)) as queue:
+        while True:
+            event = await queue.get()
+            # Ids are client-chosen: a deleted-then-recreated id may belong to someone else.
+            if event.get("user_id") != str(actor.id):
+                continue
+            yield MessageView.model_validate(event["message"])

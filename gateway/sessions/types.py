@@ -1,0 +1,335 @@
+"""GraphQL types and operations for chat sessions, messages and quizzes (resolvers only
+translate; every rule is in sessions.service)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import enum
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.dataloader import DataLoader
+
+from gateway.errors import DomainError
+from gateway.graphql.context import Context, Info
+from gateway.graphql.pagination import Connection, window
+from gateway.sessions import service
+from gateway.sessions.schemas import (
+    ChatInput,
+    ChatResult,
+    MessageView,
+    QuizAttemptView,
+    RenameInput,
+    ResumeInput,
+    SessionView,
+)
+
+TOKEN_EXPIRED = 4401
+
+
+@strawberry.enum
+class MessageRole(enum.Enum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+@strawberry.enum
+class MessageStatus(enum.Enum):
+    SENT = "sent"
+    ANSWERED = "answered"
+    FAILED = "failed"
+    OK = "ok"
+
+
+@strawberry.type(name="ChatMessage")
+class ChatMessageType:
+    id: strawberry.ID
+    session_id: str
+    role: MessageRole
+    content: str
+    status: MessageStatus = strawberry.field(
+        description="user messages: SENT, then ANSWERED or FAILED; tutor messages: OK"
+    )
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, view: MessageView) -> ChatMessageType:
+        return cls(
+            id=strawberry.ID(str(view.id)),
+            session_id=view.session_id,
+            role=MessageRole(view.role),
+            content=view.content,
+            status=MessageStatus(view.status),
+            created_at=view.created_at,
+        )
+
+
+@strawberry.type
+class PendingQuestion:
+    action: str
+    question_num: int
+    total_questions: int | None
+    question_text: str
+
+    @classmethod
+    def of(cls, data: dict[str, Any] | None) -> PendingQuestion | None:
+        if not data:
+            return None
+        return cls(
+            action=str(data.get("action", "answer_question")),
+            question_num=int(data.get("question_num", 0)),
+            total_questions=data.get("total_questions"),
+            question_text=str(data.get("question_text", "")),
+        )
+
+
+_Key = tuple[str, int, int]  # session id, limit, offset
+
+
+def _messages_loader(context: Context) -> DataLoader[_Key, list[MessageView]]:
+    """session.messages for a page of sessions: one statement per distinct window."""
+
+    async def load(keys: Sequence[_Key]) -> list[list[MessageView]]:
+        windows: defaultdict[tuple[int, int], list[str]] = defaultdict(list)
+        for session_id, limit, offset in keys:
+            windows[(limit, offset)].append(session_id)
+        found: dict[_Key, list[MessageView]] = {}
+        async with context.gateway.db.read() as db:
+            for (limit, offset), ids in windows.items():
+                pages = await service.messages_of(db, ids, limit=limit, skip=offset)
+                for session_id, page in pages.items():
+                    found[(session_id, limit, offset)] = page
+        return [found.get(key, []) for key in keys]
+
+    loader = context.loaders.get("session_messages")
+    if loader is None:
+        loader = context.loaders["session_messages"] = DataLoader(load_fn=load)
+    return loader
+
+
+@strawberry.type(name="ChatSession")
+class ChatSessionType:
+    id: strawberry.ID
+    subject_id: str
+    title: str
+    created_at: dt.datetime
+    last_active: dt.datetime
+    message_count: int
+    pending_question: PendingQuestion | None
+    last_error: str | None = strawberry.field(
+        description="Why the tutor's last reply failed; null once a reply succeeds."
+    )
+
+    @classmethod
+    def of(cls, view: SessionView) -> ChatSessionType:
+        return cls(
+            id=strawberry.ID(view.id),
+            subject_id=view.subject_id,
+            title=view.title,
+            created_at=view.created_at,
+            last_active=view.last_active,
+            message_count=view.message_count,
+            pending_question=PendingQuestion.of(view.pending_question),
+            last_error=view.last_error,
+        )
+
+    @strawberry.field(description="The conversation, oldest first.")
+    async def messages(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[ChatMessageType]:
+        limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
+        rows = await _messages_loader(info.context).load((str(self.id), limit + 1, offset))
+        return Connection.of([ChatMessageType.of(m) for m in rows], first=limit, offset=offset)
+
+
+@strawberry.type(name="QuizAttempt")
+class QuizAttemptType:
+    id: strawberry.ID
+    subject_id: str
+    session_id: str | None
+    correct: int
+    total: int
+    percentage: float
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, view: QuizAttemptView) -> QuizAttemptType:
+        return cls(id=strawberry.ID(str(view.id)), **view.model_dump(exclude={"id"}))
+
+
+async def quiz_attempts_of(
+    info: Info, user_id: uuid.UUID, first: int, after: str | None
+) -> Connection[QuizAttemptType]:
+    """Resolver body for User.quizAttempts (declared on the User type)."""
+    limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
+    actor = await info.context.actor()
+    async with info.context.transaction() as db:
+        found = await service.list_quiz_attempts(db, actor, user_id, limit=limit + 1, skip=offset)
+    return Connection.of([QuizAttemptType.of(a) for a in found], first=limit, offset=offset)
+
+
+@strawberry.input
+class SendMessageInput:
+    session_id: str
+    subject_id: str
+    content: str
+
+
+@strawberry.input
+class AnswerQuestionInput:
+    session_id: str
+    answer: str
+    question_index: int
+
+
+@strawberry.input
+class RenameSessionInput:
+    session_id: str
+    title: str
+
+
+@strawberry.input
+class DeleteSessionInput:
+    session_id: str
+
+
+@strawberry.type
+class ChatPayload:
+    session: ChatSessionType
+    user_message: ChatMessageType
+    assistant_message: ChatMessageType | None
+    interrupted: bool
+    pending_question: PendingQuestion | None
+    quiz_attempt: QuizAttemptType | None
+
+    @classmethod
+    def of(cls, result: ChatResult) -> ChatPayload:
+        return cls(
+            session=ChatSessionType.of(result.session),
+            user_message=ChatMessageType.of(result.user_message),
+            assistant_message=ChatMessageType.of(result.assistant_message)
+            if result.assistant_message
+            else None,
+            interrupted=result.interrupted,
+            pending_question=PendingQuestion.of(result.interrupt_info),
+            quiz_attempt=QuizAttemptType.of(result.quiz_attempt) if result.quiz_attempt else None,
+        )
+
+
+@strawberry.type
+class SessionPayload:
+    session: ChatSessionType
+
+
+@strawberry.type
+class DeleteSessionPayload:
+    session_id: str
+    deleted: bool
+
+
+@strawberry.type
+class SessionsQuery:
+    @strawberry.field(description="Your chat sessions, most recently active first.")
+    async def sessions(
+        self, info: Info, subject: str | None = None, first: int = 20, after: str | None = None
+    ) -> Connection[ChatSessionType]:
+        limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
+        actor = await info.context.actor()
+        async with info.context.transaction() as db:
+            found = await service.list_sessions(
+                db, actor, subject=subject, limit=limit + 1, skip=offset
+            )
+        return Connection.of([ChatSessionType.of(s) for s in found], first=limit, offset=offset)
+
+    @strawberry.field(description="One of your sessions.")
+    async def session(self, info: Info, id: str) -> ChatSessionType:
+        actor = await info.context.actor()
+        async with info.context.transaction() as db:
+            return ChatSessionType.of(await service.get_session(db, actor, id))
+
+
+@strawberry.type
+class SessionsMutation:
+    @strawberry.mutation(description="Send a message to the tutor (creates the session).")
+    async def send_message(self, info: Info, input: SendMessageInput) -> ChatPayload:
+        data = ChatInput.model_validate(
+            {"id": input.session_id, "asignatura": input.subject_id, "content": input.content}
+        )
+        gw = info.context.gateway
+        actor = await info.context.actor()
+        return ChatPayload.of(
+            await service.send_message(gw.chat_db, gw.chatbot, gw.broker, actor, data)
+        )
+
+    @strawberry.mutation(description="Answer the pending quiz question.")
+    async def answer_question(self, info: Info, input: AnswerQuestionInput) -> ChatPayload:
+        data = ResumeInput(answer=input.answer, current_question_index=input.question_index)
+        gw = info.context.gateway
+        actor = await info.context.actor()
+        result = await service.answer_question(
+            gw.chat_db, gw.chatbot, gw.broker, actor, input.session_id, data
+        )
+        return ChatPayload.of(result)
+
+    @strawberry.mutation(description="Give one of your sessions a new title.")
+    async def rename_session(self, info: Info, input: RenameSessionInput) -> SessionPayload:
+        data = RenameInput.model_validate({"title": input.title})
+        actor = await info.context.actor()
+        async with info.context.transaction() as db:
+            view = await service.rename_session(db, actor, input.session_id, data)
+        return SessionPayload(session=ChatSessionType.of(view))
+
+    @strawberry.mutation(description="Delete one of your sessions and its messages.")
+    async def delete_session(self, info: Info, input: DeleteSessionInput) -> DeleteSessionPayload:
+        actor = await info.context.actor()
+        async with info.context.transaction() as db:
+            await service.delete_session(db, actor, input.session_id)
+        return DeleteSessionPayload(session_id=input.session_id, deleted=True)
+
+
+async def _close_expired(context: Context) -> None:
+    """Hasura's manners: the server hangs up when the token that opened the socket expires."""
+    close = getattr(context.request, "close", None)
+    if close is not None:
+        await close(code=TOKEN_EXPIRED, reason="Token expired")
+    # Returning would make strawberry send "complete" on the closed socket; the handler's
+    # shutdown cancels this operation once the client acknowledges the close.
+    await asyncio.Future()
+
+
+@strawberry.type
+class SessionsSubscription:
+    @strawberry.subscription(
+        description="Messages of one of your sessions as they are stored, from any client."
+    )
+    async def message_added(
+        self, info: Info, session_id: str
+    ) -> AsyncGenerator[ChatMessageType, None]:
+        context = info.context
+        gw = context.gateway
+        actor = await context.actor()
+        expires_at: float | None = getattr(context, "token_expires_at", None)
+        events = service.message_events(gw.db, gw.broker, actor, session_id)
+        async with aclosing(events):
+            while True:
+                remaining = None if expires_at is None else expires_at - time.time()
+                if remaining is not None and remaining <= 0:
+                    await _close_expired(context)
+                    return
+                try:
+                    async with asyncio.timeout(remaining):
+                        view = await anext(events)
+                except TimeoutError:
+                    await _close_expired(context)
+                    return
+                except DomainError as exc:
+                    # Subscription errors bypass the DomainErrors extension: code them here.
+                    raise GraphQLError(exc.detail, extensions={"code": exc.code}) from exc
+                yield ChatMessageType.of(view)

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.rest.deps import GW
+from gateway.sessions.schemas import SystemInfo
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/system/info", response_model=SystemInfo)
+async def system_info(gw: GW) -> SystemInfo:
+    """The tutor's version and LLM, or a 200 fallback with status "unavailable"."""
+    return await gw.chatbot.system_info()
