@@ -16,6 +16,7 @@ from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import Tokens
 from gateway.config import Settings
 from gateway.db import Database
+from gateway.graphql.persisted import PersistedQueries
 from gateway.graphql.view import GatewayGraphQL
 from gateway.middleware import CatchAll
 from gateway.rest.app import build_rest_app
@@ -32,6 +33,7 @@ class Gateway:
         self.db = Database(settings)
         self.passwords = Passwords(settings)
         self.tokens = Tokens(settings)
+        self.persisted_queries = PersistedQueries(settings)
 
     async def start(self) -> None:
         if self.settings.should_auto_migrate:
@@ -39,6 +41,7 @@ class Gateway:
             await migrate.upgrade(self.settings)
 
     async def stop(self) -> None:
+        await self.persisted_queries.close()
         await self.db.dispose()
 
 

@@ -5,20 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.admin.types import AdminMutation, AdminQuery
 from gateway.config import Settings
 from gateway.graphql.errors import DomainErrors
+from gateway.graphql.limits import QueryLimits
 from gateway.users.types import UsersMutation, UsersQuery
 
 
@@ -38,11 +31,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # Factories, not instances: an extension instance must never be shared between requests.
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         DomainErrors,
-        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        # Parsing and validation (both cached) plus the token, depth, alias and cost limits.
+        QueryLimits.factory(settings),
     ]
     introspection = settings.graphql_introspection
     if introspection is False or (introspection is None and production):
