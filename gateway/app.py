@@ -18,6 +18,7 @@ from gateway.auth.tokens import Tokens
 from gateway.bodylimit import BodySizeLimit
 from gateway.config import Settings
 from gateway.db import Database
+from gateway.graphql.persisted import PersistedQueries
 from gateway.graphql.view import GatewayGraphQL
 from gateway.middleware import CatchAll
 from gateway.observability import metrics
@@ -47,6 +48,7 @@ class Gateway:
         self._broker: Broker | None = None
         # The chat flow's share of the pool: the overflow stays free for other endpoints.
         self.chat_db = GatedDatabase(self.db, settings.db_pool_size)
+        self.persisted_queries = PersistedQueries(settings)
 
     @property
     def chatbot(self) -> Chatbot:
@@ -72,6 +74,7 @@ class Gateway:
             await self._broker.close()
         if self._http is not None:
             await self._http.aclose()
+        await self.persisted_queries.close()
         await self.db.dispose()
         metrics.mark_process_dead()
 

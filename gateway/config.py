@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=10, ge=2)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=5000, ge=100)
+    graphql_max_cost: int = Field(default=10_000, ge=1, description="static cost limit per query")
+    graphql_max_json_depth: int = Field(default=20, ge=2, description="nesting of a JSON body")
+    graphql_apq: bool = True  # automatic persisted queries (Apollo protocol)
+    graphql_apq_cache_size: int = Field(default=1000, ge=1)
+    graphql_apq_ttl_seconds: int = Field(default=86_400, ge=1, description="Redis entry lifetime")
     graphql_ide: bool | None = None  # None: on except in production
     graphql_introspection: bool | None = None  # None: on except in production
     max_page_size: int = Field(default=100, ge=1, le=1000)

@@ -103,10 +103,18 @@ def translate(exc: BaseException) -> DomainError | None:
         return ServiceUnavailable("Database busy, try again")
     if isinstance(exc, DBAPIError):
         text = str(exc.orig).lower() if exc.orig is not None else ""
-        if exc.connection_invalidated or "connect" in text or "database is locked" in text:
-            return ServiceUnavailable("Database unavailable, try again")
-        if "statement timeout" in text or "canceling statement" in text:
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        if sqlstate == "57014" or "statement timeout" in text or "canceling statement" in text:
             return ServiceUnavailable("Query took too long")
+        # 08: connection exception; 57P0x: shutting down / starting up; 53300: too many clients
+        unavailable = sqlstate.startswith(("08", "57P")) or sqlstate == "53300"
+        if (
+            unavailable
+            or exc.connection_invalidated
+            or "connect" in text
+            or "database is locked" in text
+        ):
+            return ServiceUnavailable("Database unavailable, try again")
         if "invalid byte sequence" in text:  # PostgreSQL refuses NUL in text
             return InvalidInput("Text must not contain NUL characters")
     if isinstance(exc, (ConnectionError, OSError)):

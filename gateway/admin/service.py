@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.actor import Actor, require_role
@@ -31,8 +31,11 @@ async def list_users(
 
 
 async def _other_admins_locked(db: AsyncSession, user: User) -> int:
-    """Count the admins other than `user`, locking their rows (PostgreSQL) so that two admins
-    demoting each other at once cannot both succeed."""
+    """Count the admins other than `user`, locking their rows so that two admins demoting each
+    other at once cannot both succeed. SQLite ignores FOR UPDATE (and runs reads outside the
+    transaction), so a no-op write first takes its single writer lock, waiting for any other."""
+    if db.get_bind().dialect.name == "sqlite":
+        await db.execute(text("UPDATE users SET role = role WHERE role = 'ADMIN'"))
     ids = await db.scalars(select(User.id).where(User.role == Role.ADMIN.value).with_for_update())
     return sum(1 for uid in ids if uid != user.id)
 

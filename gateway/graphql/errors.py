@@ -29,14 +29,17 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
     )
 
 
-def format_error(error: GraphQLError) -> GraphQLError:
+def format_error(error: GraphQLError, executing: bool = False) -> GraphQLError:
+    """`executing`: the document was valid and execution began. An error without a path from
+    that phase is graphql-core refusing the variables' values: the caller's input is wrong."""
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
-        code = (
-            "GRAPHQL_PARSE_FAILED"
-            if isinstance(error, GraphQLSyntaxError)
-            else ("GRAPHQL_VALIDATION_FAILED")
-        )
+        if isinstance(error, GraphQLSyntaxError):
+            code = "GRAPHQL_PARSE_FAILED"
+        elif executing and error.path is None:
+            code = "BAD_USER_INPUT"
+        else:
+            code = "GRAPHQL_VALIDATION_FAILED"
         return _with(error, error.message, {"code": code, **(error.extensions or {})})
     if isinstance(original, ValidationError):
         details = [
@@ -51,8 +54,14 @@ def format_error(error: GraphQLError) -> GraphQLError:
 
 
 class DomainErrors(SchemaExtension):
+    executing = False
+
+    def on_execute(self) -> Iterator[None]:
+        self.executing = True
+        yield
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
-            result.errors = [format_error(e) for e in result.errors]
+            result.errors = [format_error(e, self.executing) for e in result.errors]

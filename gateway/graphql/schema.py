@@ -6,15 +6,7 @@ from collections.abc import Callable
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -22,6 +14,7 @@ from gateway.admin.types import AdminMutation, AdminQuery
 from gateway.analytics.types import AnalyticsQuery
 from gateway.config import Settings
 from gateway.graphql.errors import DomainErrors
+from gateway.graphql.limits import QueryLimits
 from gateway.observability.graphql import GraphQLObservability
 from gateway.ratelimit import GraphQLRateLimit
 from gateway.sessions.types import SessionsMutation, SessionsQuery, SessionsSubscription
@@ -60,11 +53,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         GraphQLObservability,  # first: it sees the errors in their final form
         DomainErrors,
         GraphQLRateLimit,
-        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        # Parsing and validation (both cached) plus the token, depth, alias and cost limits.
+        QueryLimits.factory(settings),
     ]
     introspection = settings.graphql_introspection
     if introspection is False or (introspection is None and production):

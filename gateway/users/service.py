@@ -53,6 +53,8 @@ async def view(db: AsyncSession, user: User) -> UserView:
 
 
 async def by_username(db: AsyncSession, username: str) -> User | None:
+    if "\x00" in username:  # no username has one; PostgreSQL would refuse the query (400)
+        return None
     return await db.scalar(select(User).where(User.username == username.strip().lower()))
 
 

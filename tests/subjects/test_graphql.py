@@ -275,7 +275,11 @@ async def test_subject_students(api: Api) -> None:
     for token in (w.juan, w.gabriel):
         body = await api.gql(STUDENTS, {"id": "INF001", "first": 5}, token=token)
         assert code(body) == "FORBIDDEN" and body["data"] is None
+    # 101 students, each with their subjects: over the cost budget before anything runs.
     body = await api.gql(STUDENTS, {"id": "INF001", "first": 101}, token=w.ana)
+    assert code(body) == "QUERY_TOO_COMPLEX"
+    flat = 'query($n: Int!) { subject(id: "INF001") { students(first: $n) { nodes { id } } } }'
+    body = await api.gql(flat, {"n": 101}, token=w.ana)
     assert code(body) == "BAD_USER_INPUT"
 
 
