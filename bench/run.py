@@ -497,7 +497,8 @@ def measure(c: Contender, name: str, tokens: dict[str, list[str]], args: argpars
 def profile_start(pid: int, c: Contender, op: str, args: argparse.Namespace) -> Any:
     if not args.py_spy or not c.name.startswith("gateway"):
         return None
-    target = OUT / f"{slug(c.name)}-{slug(op)}.svg"
+    # Collapsed stacks ("frame;frame;... count"): bench/profile.py summarises them.
+    target = OUT / f"{slug(c.name)}-{slug(op)}.txt"
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     cmd = [
         spy,
@@ -511,6 +512,8 @@ def profile_start(pid: int, c: Contender, op: str, args: argparse.Namespace) -> 
         "-r",
         "200",
         "--nonblocking",
+        "--format",
+        "raw",
     ]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -561,7 +564,7 @@ def main() -> None:
     parser.add_argument(
         "--py-spy",
         action="store_true",
-        help="record a py-spy flame graph of the gateway per operation (bench/out)",
+        help="record py-spy stacks of the gateway per operation (bench/out/*.txt)",
     )
     args = parser.parse_args()
     args.ops = [o.strip() for o in args.ops.split(",")]
