@@ -22,6 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
         from gateway import migrate
 
         asyncio.run(migrate.upgrade(settings))
+        os.environ["GATEWAY_AUTO_MIGRATE"] = "false"  # done once here, not once per worker
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,

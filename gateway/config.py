@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
@@ -27,6 +29,7 @@ class Settings(BaseSettings):
     auto_migrate: bool | None = None  # None: only on the embedded SQLite default
 
     jwt_secret: str | None = None
+    jwt_secret_file: str = ".gateway-secret"
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     # Argon2id cost; the defaults are pwdlib's recommended ones. Tests lower them for speed.
@@ -69,13 +72,32 @@ class Settings(BaseSettings):
 
     @cached_property
     def signing_secret(self) -> str:
+        """The explicit secret, else (outside production) one generated once and kept in
+        `jwt_secret_file`, so restarts and several workers on this host agree on it."""
         if self.jwt_secret:
             return self.jwt_secret
-        log.warning(
-            "GATEWAY_JWT_SECRET is not set: generated a random secret for this process "
-            "(tokens will not survive a restart or work across workers)"
-        )
-        return secrets.token_urlsafe(48)
+        path = Path(self.jwt_secret_file)
+        if not path.exists():
+            # Write aside, then link into place: atomic, so workers starting together agree.
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.touch(mode=0o600)
+            tmp.write_text(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)
+                log.warning(
+                    "GATEWAY_JWT_SECRET is not set: generated a development secret in %s "
+                    "(set GATEWAY_JWT_SECRET in production)",
+                    path,
+                )
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        secret = path.read_text().strip()
+        if len(secret) < 32:
+            raise ValueError(f"{path} holds no usable secret: delete it or set GATEWAY_JWT_SECRET")
+        log.warning("GATEWAY_JWT_SECRET is not set: signing tokens with the secret in %s", path)
+        return secret
 
     @property
     def is_sqlite(self) -> bool:

@@ -53,12 +53,19 @@ def test_production_refuses_a_missing_or_placeholder_secret() -> None:
     assert ok.signing_secret == "k" * 40
 
 
-def test_development_generates_a_secret_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
-    settings = Settings(env="development", jwt_secret=None)
+def test_development_generates_a_secret_once_and_says_so(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    keep = tmp_path / "secret"
     with caplog.at_level("WARNING", logger="gateway.config"):
-        secret = settings.signing_secret
-    assert len(secret) >= 32
+        secret = Settings(env="development", jwt_secret=None, jwt_secret_file=str(keep))
+        first = secret.signing_secret
+    assert len(first) >= 32
     assert "GATEWAY_JWT_SECRET is not set" in caplog.text
+    assert oct(keep.stat().st_mode & 0o777) == "0o600"
+    # A restart (or another worker) reads the same secret, so tokens stay valid.
+    again = Settings(env="development", jwt_secret=None, jwt_secret_file=str(keep))
+    assert again.signing_secret == first
 
 
 def test_serve_on_a_fresh_directory_migrates_sqlite_and_answers(tmp_path: Path) -> None:
