@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -457,6 +458,25 @@ def stop(server: Server) -> None:
         server.proc.wait()
 
 
+def median(rows: list[Row]) -> Row:
+    measured = [r for r in rows if r.rps is not None]
+    if len(measured) < len(rows):
+        return next(r for r in rows if r.rps is None)
+
+    def mid(values: list[float | None]) -> float:
+        return statistics.median(v for v in values if v is not None)
+
+    return Row(
+        rows[0].operation,
+        rows[0].contender,
+        rps=mid([r.rps for r in measured]),
+        p50_ms=mid([r.p50_ms for r in measured]),
+        p99_ms=mid([r.p99_ms for r in measured]),
+        errors=sum(r.errors for r in measured),
+        cpu_ms=mid([r.cpu_ms for r in measured]),
+    )
+
+
 def measure(c: Contender, name: str, tokens: dict[str, list[str]], args: argparse.Namespace) -> Row:
     op, server = c.ops[name], c.server
     assert server.proc is not None
@@ -547,9 +567,12 @@ def table(rows: list[Row], connections: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description="gateway vs floor vs PostGraphile")
     parser.add_argument("--dsn", default=seeding.DEFAULT_DSN)
-    parser.add_argument("--duration", type=float, default=10, help="seconds per operation")
+    parser.add_argument("--duration", type=float, default=8, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per operation")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="repeat each measurement; report the median"
+    )
     parser.add_argument("--no-seed", action="store_true", help="reuse the seeded database")
     parser.add_argument("--jit", action="store_true", help="seed with PostgreSQL's JIT left on")
     parser.add_argument("--no-postgraphile", action="store_true")
@@ -590,12 +613,19 @@ def main() -> None:
             start(server)
         # Operation-major order: every contender runs an operation within a minute of the
         # floor running it, so the machine's drift moves the ratios as little as possible.
+        # With --rounds N every measurement is repeated N times (odd rounds run the contenders
+        # in reverse order) and the table keeps the median of each figure.
         for name in OPERATIONS:
             if name not in args.ops:
                 continue
-            print(f"== {name}", flush=True)
-            for c in chosen:
-                rows.append(measure(c, name, tokens, args))
+            runs: dict[str, list[Row]] = {c.name: [] for c in chosen}
+            for round_ in range(args.rounds):
+                print(
+                    f"== {name}" + (f" (round {round_ + 1})" if args.rounds > 1 else ""), flush=True
+                )
+                for c in chosen if round_ % 2 == 0 else chosen[::-1]:
+                    runs[c.name].append(measure(c, name, tokens, args))
+            rows += [median(runs[c.name]) for c in chosen]
         for server in servers:
             assert server.proc is not None
             rss[server.name] = peak_rss_mib(server.proc.pid)
@@ -607,7 +637,8 @@ def main() -> None:
     print(f"`python -m bench.run {' '.join(sys.argv[1:])}`".replace(" `", "`"))
     print(
         f"{os.cpu_count()} cores (`nproc`: {os.cpu_count()}), {args.connections} connections, "
-        f"{args.duration:g} s per operation after {args.warmup:g} s warm-up; "
+        f"{args.duration:g} s per measurement after {args.warmup:g} s warm-up, median of "
+        f"{args.rounds} round(s); "
         + (postgraphile_version(pgl_dir) if pgl_dir else "PostGraphile not run")
         + f"; taskset: {'server on CPU 0, wrk on CPU 1' if pin(0) else 'not available'}"
     )
