@@ -19,18 +19,20 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from gateway.admin.types import AdminMutation, AdminQuery
+from gateway.analytics.types import AnalyticsQuery
 from gateway.config import Settings
 from gateway.graphql.errors import DomainErrors
+from gateway.subjects.types import SubjectsMutation, SubjectsQuery
 from gateway.users.types import UsersMutation, UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery, AdminQuery):
+class Query(UsersQuery, AdminQuery, SubjectsQuery, AnalyticsQuery):
     pass
 
 
 @strawberry.type
-class Mutation(UsersMutation, AdminMutation):
+class Mutation(UsersMutation, AdminMutation, SubjectsMutation):
     pass
 
 

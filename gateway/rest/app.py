@@ -8,15 +8,24 @@ from fastapi import FastAPI
 
 from gateway import __version__
 from gateway.admin.rest import router as admin_router
+from gateway.analytics.rest import router as professor_router
 from gateway.auth.rest import router as auth_router
 from gateway.rest import errors
 from gateway.rest.system import router as system_router
+from gateway.subjects.rest import router as subjects_router
 from gateway.users.rest import router as users_router
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
-ROUTERS = (auth_router, users_router, admin_router, system_router)
+ROUTERS = (
+    auth_router,
+    users_router,
+    admin_router,
+    system_router,
+    subjects_router,
+    professor_router,
+)
 
 
 def build_rest_app(gateway: Gateway) -> FastAPI:

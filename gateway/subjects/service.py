@@ -1,14 +1,33 @@
-"""Every rule about subjects and enrollment."""
+"""Every rule about subjects and enrollment: who may create, edit, delete, enroll, and what is
+validated. Deleting a subject deletes its enrollments, chat sessions (with their messages) and
+quiz attempts through ON DELETE CASCADE in the schema."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
-from gateway.auth.actor import Actor, require_actor
-from gateway.errors import Forbidden, NotFound
+from sqlalchemy import Select, delete, func, select, union
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from gateway.auth.actor import Actor, require_actor, require_role
+from gateway.db import utcnow
+from gateway.errors import AlreadyEnrolled, Conflict, Forbidden, InvalidInput, NotFound
 from gateway.subjects.models import Enrollment, Subject
-from gateway.users.models import Role
+from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
+from gateway.users import service as users
+from gateway.users.models import Role, User
+from gateway.users.schemas import UserView
+
+NOT_OWNER = "Not this subject's professor"
+MAX_SEARCH = 200
+
+Professor = aliased(User, name="professor")
 
 
 async def get_subject(db: AsyncSession, subject_id: str) -> Subject:
@@ -33,3 +52,284 @@ async def require_chat_access(db: AsyncSession, actor: Actor | None, subject_id:
         if enrolled is not None:
             return subject
     raise Forbidden("Not enrolled in subject")
+
+
+def require_staff(actor: Actor | None, professor_id: uuid.UUID | None) -> Actor:
+    """A subject's students and analytics: its own professor and admins only."""
+    actor = require_actor(actor)
+    if actor.role is not Role.ADMIN and (professor_id is None or professor_id != actor.id):
+        raise Forbidden(NOT_OWNER)
+    return actor
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _views() -> Select[Subject, str]:
+    return select(Subject, Professor.username).outerjoin(
+        Professor, Professor.id == Subject.professor_id
+    )
+
+
+def _view(subject: Subject, professor_username: str | None) -> SubjectView:
+    return SubjectView(
+        id=subject.id,
+        name=subject.name,
+        description=subject.description,
+        guide=subject.guide,
+        professor_id=subject.professor_id,
+        professor_username=professor_username,
+        created_at=subject.created_at,
+    )
+
+
+async def _one_view(db: AsyncSession, subject_id: str) -> SubjectView:
+    row = (await db.execute(_views().where(Subject.id == subject_id))).one_or_none()
+    if row is None:
+        raise NotFound("Subject not found")
+    return _view(*row)
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_subjects(
+    db: AsyncSession,
+    actor: Actor | None,
+    *,
+    professor: str | None = None,
+    search: str | None = None,
+    limit: int,
+    skip: int,
+) -> list[SubjectView]:
+    """The catalogue, ordered by code; any signed-in user may browse it."""
+    require_actor(actor)
+    query = _views().order_by(Subject.id).limit(limit).offset(skip)
+    if professor is not None:
+        query = query.where(Professor.username == professor.strip().lower())
+    if search:
+        if len(search) > MAX_SEARCH or "\x00" in search:
+            raise InvalidInput(f"search must be at most {MAX_SEARCH} characters")
+        query = query.where(Subject.name.ilike(f"%{escape_like(search)}%", escape="\\"))
+    return [_view(*row) for row in await db.execute(query)]
+
+
+async def get_subject_view(db: AsyncSession, actor: Actor | None, subject_id: str) -> SubjectView:
+    require_actor(actor)
+    return await _one_view(db, subject_id)
+
+
+async def enrolled_subjects(db: AsyncSession, actor: Actor | None) -> list[SubjectView]:
+    """The subjects the caller is enrolled in (empty for professors and admins)."""
+    actor = require_actor(actor)
+    query = (
+        _views()
+        .join(Enrollment, Enrollment.subject_id == Subject.id)
+        .where(Enrollment.student_id == actor.id)
+        .order_by(Subject.id)
+    )
+    return [_view(*row) for row in await db.execute(query)]
+
+
+async def student_counts(db: AsyncSession, subject_ids: Iterable[str]) -> dict[str, int]:
+    ids = list(set(subject_ids))
+    if not ids:
+        return {}
+    rows = await db.execute(
+        select(Enrollment.subject_id, func.count())
+        .where(Enrollment.subject_id.in_(ids))
+        .group_by(Enrollment.subject_id)
+    )
+    return {sid: count for sid, count in rows}
+
+
+async def enrolled_among(
+    db: AsyncSession, actor: Actor | None, subject_ids: Iterable[str]
+) -> set[str]:
+    """Which of these subjects the caller is enrolled in."""
+    ids = list(set(subject_ids))
+    if actor is None or not ids:
+        return set()
+    found = await db.scalars(
+        select(Enrollment.subject_id).where(
+            Enrollment.student_id == actor.id, Enrollment.subject_id.in_(ids)
+        )
+    )
+    return set(found)
+
+
+async def users_by_id(db: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, UserView]:
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    found = list(await db.scalars(select(User).where(User.id.in_(ids))))
+    return {view.id: view for view in await users.views(db, found)}
+
+
+async def subjects_of_users(
+    db: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[SubjectView]]:
+    """Subjects each user is enrolled in or teaches, in one statement."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    links = union(
+        select(Enrollment.student_id.label("uid"), Enrollment.subject_id.label("sid")).where(
+            Enrollment.student_id.in_(ids)
+        ),
+        select(Subject.professor_id.label("uid"), Subject.id.label("sid")).where(
+            Subject.professor_id.in_(ids)
+        ),
+    ).subquery()
+    query = (
+        _views()
+        .add_columns(links.c.uid)
+        .join(links, links.c.sid == Subject.id)
+        .order_by(links.c.uid, Subject.id)
+    )
+    found: dict[uuid.UUID, list[SubjectView]] = defaultdict(list)
+    for subject, professor_username, uid in await db.execute(query):
+        found[uid].append(_view(subject, professor_username))
+    return found
+
+
+async def students_of_subjects(
+    db: AsyncSession, keys: Sequence[tuple[str, int, int]]
+) -> dict[tuple[str, int, int], list[UserView]]:
+    """Pages of enrolled students (by username) for many subjects: one window-function statement
+    per distinct (limit, offset), whatever the number of subjects. Callers check require_staff."""
+    result: dict[tuple[str, int, int], list[UserView]] = {key: [] for key in keys}
+    windows: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for sid, limit, offset in keys:
+        windows[(limit, offset)].add(sid)
+    for (limit, offset), sids in windows.items():
+        ranked = (
+            select(
+                Enrollment.subject_id,
+                Enrollment.student_id,
+                func.row_number()
+                .over(partition_by=Enrollment.subject_id, order_by=User.username)
+                .label("rn"),
+            )
+            .join(User, User.id == Enrollment.student_id)
+            .where(Enrollment.subject_id.in_(sids))
+            .subquery()
+        )
+        rows = (
+            await db.execute(
+                select(ranked.c.subject_id, User)
+                .join(User, User.id == ranked.c.student_id)
+                .where(ranked.c.rn > offset, ranked.c.rn <= offset + limit)
+                .order_by(ranked.c.subject_id, ranked.c.rn)
+            )
+        ).all()
+        views = {v.id: v for v in await users.views(db, [user for _, user in rows])}
+        for sid, user in rows:
+            result[(sid, limit, offset)].append(views[user.id])
+    return result
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+async def _professor(db: AsyncSession, username: str) -> User:
+    user = await users.by_username(db, username)
+    if user is None:
+        raise NotFound("Professor not found")
+    if user.role != Role.PROFESSOR.value:
+        raise InvalidInput("User is not a professor")
+    return user
+
+
+async def create_subject(db: AsyncSession, actor: Actor | None, data: SubjectCreate) -> SubjectView:
+    require_role(actor, Role.ADMIN, detail="Insufficient permissions (not admin)")
+    if await db.get(Subject, data.subject_id) is not None:
+        raise Conflict("Subject already exists")
+    professor = await _professor(db, data.professor_id) if data.professor_id else None
+    subject = Subject(
+        id=data.subject_id,
+        name=data.name,
+        description=data.description,
+        guide=data.guide,
+        professor_id=professor.id if professor else None,
+    )
+    db.add(subject)
+    try:
+        await db.flush()
+    except IntegrityError as exc:  # lost a race with a concurrent create
+        raise Conflict("Subject already exists") from exc
+    return _view(subject, professor.username if professor else None)
+
+
+async def update_subject(
+    db: AsyncSession, actor: Actor | None, subject_id: str, changes: SubjectUpdate
+) -> SubjectView:
+    """Admins edit any subject; a professor edits their own but cannot hand it to someone else."""
+    actor = require_role(actor, Role.PROFESSOR, Role.ADMIN)
+    subject = await get_subject(db, subject_id)
+    if not actor.is_admin and subject.professor_id != actor.id:
+        raise Forbidden(NOT_OWNER)
+    if changes.professor_id is not None:
+        if not actor.is_admin:
+            if changes.professor_id != actor.username:
+                raise Forbidden("Only an admin can reassign a subject")
+        else:
+            subject.professor_id = (await _professor(db, changes.professor_id)).id
+    if changes.name is not None:
+        subject.name = changes.name
+    if changes.description is not None:
+        subject.description = changes.description
+    if changes.guide is not None:
+        subject.guide = changes.guide
+    await db.flush()
+    return await _one_view(db, subject_id)
+
+
+async def delete_subject(db: AsyncSession, actor: Actor | None, subject_id: str) -> None:
+    require_role(actor, Role.ADMIN, detail="Insufficient permissions (not admin)")
+    deleted = await db.scalar(delete(Subject).where(Subject.id == subject_id).returning(Subject.id))
+    if deleted is None:
+        raise NotFound("Subject not found")
+
+
+def _require_student(actor: Actor | None) -> Actor:
+    actor = require_actor(actor)
+    if actor.role is not Role.STUDENT:
+        raise InvalidInput("Student role required")
+    return actor
+
+
+async def enroll(db: AsyncSession, actor: Actor | None, subject_id: str) -> SubjectView:
+    """Idempotent under races: the primary key (student, subject) admits one row; a concurrent
+    duplicate does nothing and is reported as AlreadyEnrolled, never as a 500."""
+    actor = _require_student(actor)
+    view = await _one_view(db, subject_id)
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Enrollment)
+        .values(student_id=actor.id, subject_id=subject_id, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["student_id", "subject_id"])
+        .returning(Enrollment.subject_id)
+    )
+    try:
+        inserted = await db.scalar(statement)
+    except IntegrityError as exc:  # the subject was deleted in between
+        raise NotFound("Subject not found") from exc
+    if inserted is None:
+        raise AlreadyEnrolled("Student already enrolled")
+    return view
+
+
+async def unenroll(db: AsyncSession, actor: Actor | None, subject_id: str) -> SubjectView:
+    """Removes the enrollment; the student's sessions and quiz history in the subject stay."""
+    actor = _require_student(actor)
+    view = await _one_view(db, subject_id)
+    removed = await db.scalar(
+        delete(Enrollment)
+        .where(Enrollment.student_id == actor.id, Enrollment.subject_id == subject_id)
+        .returning(Enrollment.subject_id)
+    )
+    if removed is None:
+        raise NotFound("Not enrolled in subject")
+    return view

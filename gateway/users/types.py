@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -12,6 +12,9 @@ from gateway.graphql.context import Info
 from gateway.users import service
 from gateway.users.models import Role as RoleModel
 from gateway.users.schemas import ProfileUpdate, RegisterInput, UserView
+
+if TYPE_CHECKING:
+    from gateway.subjects.types import SubjectType
 
 Role = strawberry.enum(RoleModel, name="Role", description="What a user may do.")
 
@@ -57,6 +60,16 @@ class UserType:
         if viewer is None or viewer.id != self.view.id:
             return None
         return Preferences(theme=self.view.theme, notifications=self.view.notifications)
+
+    @strawberry.field(description="Subjects the user is enrolled in or teaches.")
+    async def subjects(
+        self, info: Info
+    ) -> list[Annotated[SubjectType, strawberry.lazy("gateway.subjects.types")]]:
+        from gateway.subjects import loaders
+        from gateway.subjects.types import SubjectType
+
+        views = await loaders.user_subjects(info).load(self.view.id)
+        return [SubjectType.of(v) for v in views]
 
 
 @strawberry.input(name="RegisterInput")
