@@ -83,11 +83,11 @@ WITH page AS (
 )
 SELECT
   (SELECT count(*) FROM enrollments e WHERE e.subject_id = $1) AS total,
-  (SELECT count(*) FROM enrollments e WHERE e.subject_id = $1 AND (
-      EXISTS (SELECT 1 FROM chat_sessions c WHERE c.user_id = e.student_id
-              AND c.subject_id = $1 AND c.last_active >= $2)
-      OR EXISTS (SELECT 1 FROM quiz_attempts q WHERE q.user_id = e.student_id
-              AND q.subject_id = $1 AND q.created_at >= $2))) AS active,
+  (SELECT count(*) FROM enrollments e WHERE e.subject_id = $1 AND e.student_id IN (
+      SELECT c.user_id FROM chat_sessions c WHERE c.subject_id = $1 AND c.last_active >= $2
+      UNION
+      SELECT q.user_id FROM quiz_attempts q WHERE q.subject_id = $1 AND q.created_at >= $2
+  )) AS active,
   (SELECT round(avg(q.percentage)::numeric, 1) FROM quiz_attempts q
    WHERE q.subject_id = $1) AS average,
   ARRAY(
@@ -167,19 +167,17 @@ async def subjects(request: Request) -> Response:
         if await pool.fetchval("SELECT 1 FROM users WHERE id = $1 AND username = $2", *who) is None:
             return unauthorized()
     return json(
-        {
-            "items": [
-                {
-                    "_id": r["id"],
-                    "name": r["name"],
-                    "description": r["description"],
-                    "professor_id": r["professor"],
-                    "professor_name": r["professor_name"],
-                    "student_count": r["student_count"],
-                }
-                for r in rows
-            ]
-        }
+        [
+            {
+                "_id": r["id"],
+                "name": r["name"],
+                "description": r["description"],
+                "professor_id": r["professor"],
+                "professor_name": r["professor_name"],
+                "student_count": r["student_count"],
+            }
+            for r in rows
+        ]
     )
 
 

@@ -36,11 +36,12 @@ $$;
 CREATE OR REPLACE FUNCTION subjects_active_students(s subjects) RETURNS bigint
 LANGUAGE sql STABLE AS $$
   SELECT count(*) FROM enrollments e
-  WHERE e.subject_id = s.id AND bench_private.may_see_analytics(s) AND (
-    EXISTS (SELECT 1 FROM chat_sessions c WHERE c.user_id = e.student_id
-            AND c.subject_id = s.id AND c.last_active >= now() - interval '7 days')
-    OR EXISTS (SELECT 1 FROM quiz_attempts q WHERE q.user_id = e.student_id
-            AND q.subject_id = s.id AND q.created_at >= now() - interval '7 days'))
+  WHERE e.subject_id = s.id AND bench_private.may_see_analytics(s) AND e.student_id IN (
+    SELECT c.user_id FROM chat_sessions c
+    WHERE c.subject_id = s.id AND c.last_active >= now() - interval '7 days'
+    UNION
+    SELECT q.user_id FROM quiz_attempts q
+    WHERE q.subject_id = s.id AND q.created_at >= now() - interval '7 days')
 $$;
 
 CREATE OR REPLACE FUNCTION subjects_average_test_score(s subjects) RETURNS numeric
