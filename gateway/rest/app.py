@@ -42,7 +42,7 @@ def build_rest_app(gateway: Gateway) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
         dependencies=[Depends(rest_rate_limit)],
-        responses={429: {"description": "Rate limit exceeded (see the Retry-After header)"}},
+        responses=errors.COMMON_RESPONSES,
     )
     app.state.gateway = gateway
     for router in ROUTERS:

@@ -8,12 +8,35 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import DomainError, RateLimited, translate
 
 log = logging.getLogger("gateway.rest")
+
+
+class ErrorOut(BaseModel):
+    """Every REST error but 422: `{"detail": "..."}`."""
+
+    detail: str
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+# Documented on every route, so clients (and schemathesis) know every status they may meet.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("Invalid input, or a duplicate"),
+    401: _error("Not authenticated"),
+    403: _error("Not allowed"),
+    404: _error("Not found"),
+    413: _error("Request body too large"),
+    429: _error("Rate limit exceeded (see the Retry-After header)"),
+    503: _error("A dependency (database or chatbot) is unavailable"),
+}
 
 
 def _clean(error: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from gateway.config import Settings
 from gateway.users.models import Role
 from tests.conftest import Api
 from tests.ops.conftest import Server, server_env
+from tests.upstream_stub import Stub
 
 
 async def test_openapi_document_is_valid_and_generated_from_the_models(api: Api) -> None:
@@ -61,25 +62,13 @@ async def test_swagger_oauth2_redirect_page(api: Api) -> None:
     assert r.status_code == 200 and "oauth2" in r.text.lower()
 
 
-async def test_schemathesis_finds_no_server_error(
-    api: Api, serve: Callable[..., Server], settings: Settings, tmp_path: Path
-) -> None:
-    """Property-based run against a real server (same database), as an admin so that every
-    operation is reachable; bounded by --max-examples and a hard timeout."""
-    token = await api.user("fuzzadmin", role=Role.ADMIN)
-    server = serve(server_env(settings.database_url))
+async def _schemathesis(target: str, token: str, cwd: Path, *args: str) -> str:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "schemathesis.cli",
         "run",
-        f"{server.url}/openapi.json",
-        "--checks",
-        "not_a_server_error",
-        "--phases",
-        "examples,coverage,fuzzing",
-        "--max-examples",
-        "10",
+        target,
         "--max-failures",
         "5",
         "--request-timeout",
@@ -88,7 +77,8 @@ async def test_schemathesis_finds_no_server_error(
         "20261126",
         "-H",
         f"Authorization: Bearer {token}",
-        cwd=tmp_path,  # its cache directory goes there
+        *args,
+        cwd=cwd,  # its cache directory goes there
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -98,8 +88,57 @@ async def test_schemathesis_finds_no_server_error(
         proc.kill()
         raise
     report = out.decode(errors="replace")
-    assert proc.returncode == 0, report
+    return f"exit={proc.returncode}\n{report}"
+
+
+async def test_schemathesis_rest_no_server_error_and_responses_match_the_spec(
+    api: Api, serve: Callable[..., Server], settings: Settings, stub: Stub, tmp_path: Path
+) -> None:
+    """Property-based run against a real server (same database, a live upstream stub), as an
+    admin so that every operation is reachable: no 5xx, every status and body as documented.
+    Bounded by --max-examples and a hard timeout."""
+    token = await api.user("fuzzadmin", role=Role.ADMIN)
+    server = serve(server_env(settings.database_url, CHATBOT_URL=stub.url))
+    report = await _schemathesis(
+        f"{server.url}/openapi.json",
+        token,
+        tmp_path,
+        "--checks",
+        "not_a_server_error,status_code_conformance,response_schema_conformance",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        "10",
+    )
+    assert report.startswith("exit=0"), report
     tested = re.search(r"Tested: (\d+)", report)
-    assert tested and int(tested.group(1)) >= 9, report
+    assert tested and int(tested.group(1)) >= 20, report
     generated = re.search(r"(\d+) generated, (\d+) passed", report)
     assert generated and generated.group(1) == generated.group(2) and int(generated.group(1)) > 50
+
+
+async def test_schemathesis_graphql_finds_no_internal_error(
+    api: Api, serve: Callable[..., Server], settings: Settings, stub: Stub, tmp_path: Path
+) -> None:
+    """Property-based run over every GraphQL field (from introspection). Schemathesis reports
+    every GraphQL error as a failure (NOT_FOUND for a random id too), so the verdict is ours:
+    no 5xx, no INTERNAL_SERVER_ERROR in any response, and no unexpected error in the log."""
+    token = await api.user("fuzzadmin", role=Role.ADMIN)
+    server = serve(server_env(settings.database_url, CHATBOT_URL=stub.url))
+    report = await _schemathesis(
+        f"{server.url}/graphql",
+        token,
+        tmp_path,
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        "15",
+        "--max-failures",
+        "200",
+    )
+    tested = re.search(r"Tested: (\d+)", report)
+    assert tested and int(tested.group(1)) >= 20, report
+    assert "INTERNAL_SERVER_ERROR" not in report and "ST101" not in report, report
+    assert re.search(r"^\[5\d\d\]", report, re.M) is None, report
+    log = server.output()
+    assert "unexpected error" not in log and "unhandled error" not in log, log[-3000:]
