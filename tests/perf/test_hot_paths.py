@@ -133,3 +133,24 @@ async def test_read_sessions_refuse_writes(api: Api, world: dict[str, str]) -> N
             await db.flush()
     me = await api.client.get("/users/me", headers={"Authorization": f"Bearer {world['student']}"})
     assert me.json()["full_name"] == "Stud"
+
+
+async def test_validation_runs_once_per_document(
+    api: Api, world: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parse and validation caches hit across requests (their keys are stable)."""
+    import strawberry.schema.schema as strawberry_schema
+
+    calls: list[object] = []
+    original = strawberry_schema.validate_document
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(args[1])
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(strawberry_schema, "validate_document", counting)
+    query = "# validation-cache probe\n{ me { username } }"
+    for _ in range(3):
+        body = await api.gql(query, token=world["student"])
+        assert body["data"]["me"]["username"] == "stud"
+    assert len(calls) == 1
