@@ -4,8 +4,10 @@ throughput on a shared machine).
     python -m bench.roundtrips            # after python -m bench.seed (or a bench.run)
 
 Runs the real app in-process (httpx ASGI transport, lifespan started) against the seeded
-database and lists, per operation, the pool checkouts (each one costs a pre-ping round trip
-while pool_pre_ping is on) and every statement sent, BEGIN/COMMIT/ROLLBACK included.
+database and lists, per operation, the pool checkouts and every asyncpg call that goes to the
+server and back (pre-ping, BEGIN/COMMIT/ROLLBACK, prepared-statement executions), in order.
+SQLAlchemy's begin/commit events would over-count: on an autocommit connection they send
+nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,30 @@ from bench.run import (
 )
 
 
+def wire(sent: list[str]) -> None:
+    """Record every asyncpg call that waits for the server (one round trip each)."""
+    import asyncpg.connection
+    import asyncpg.prepared_stmt
+
+    def spy(cls: Any, name: str, label: Any) -> None:
+        original = getattr(cls, name)
+
+        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(" ".join(str(label(self, args)).split())[:70])
+            return await original(self, *args, **kwargs)
+
+        setattr(cls, name, call)
+
+    def text(_self: Any, args: Any) -> str:
+        return "PING (;)" if args and args[0] == ";" else str(args[0])
+
+    for name in ("execute", "fetch", "fetchrow", "fetchval"):
+        spy(asyncpg.connection.Connection, name, text)
+    spy(asyncpg.connection.Connection, "prepare", lambda _s, a: f"PREPARE {a[0]}")
+    for name in ("fetch", "fetchrow", "fetchval", "executemany"):
+        spy(asyncpg.prepared_stmt.PreparedStatement, name, lambda s, _a: s.get_query())
+
+
 async def count(dsn: str, tokens: dict[str, list[str]]) -> None:
     import httpx
     from asgi_lifespan import LifespanManager
@@ -39,14 +65,7 @@ async def count(dsn: str, tokens: dict[str, list[str]]) -> None:
     engine = app.state.gateway.db.engine.sync_engine
     sent: list[str] = []
     checkouts = [0]
-
-    def statement(_conn: Any, _cursor: Any, text: str, *_: Any) -> None:
-        sent.append(" ".join(text.split())[:70])
-
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "begin", lambda *_: sent.append("BEGIN"))
-    event.listen(engine, "commit", lambda *_: sent.append("COMMIT"))
-    event.listen(engine, "rollback", lambda *_: sent.append("ROLLBACK"))
+    wire(sent)
     event.listen(engine.pool, "checkout", lambda *_: checkouts.__setitem__(0, checkouts[0] + 1))
     student = {"Authorization": f"Bearer {tokens['student'][0]}"}
     professor = {"Authorization": f"Bearer {tokens['professor'][0]}"}
@@ -68,14 +87,15 @@ async def count(dsn: str, tokens: dict[str, list[str]]) -> None:
         transport = httpx.ASGITransport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             for label, method, path, body, headers in cases:
-                await client.request(method, path, json=body, headers=headers)  # warm caches
+                for _ in range(3):  # warm caches (statement caches are per connection)
+                    await client.request(method, path, json=body, headers=headers)
                 sent.clear()
                 checkouts[0] = 0
                 response = await client.request(method, path, json=body, headers=headers)
-                queries = sum(s not in ("BEGIN", "COMMIT", "ROLLBACK") for s in sent)
+                queries = sum(s.startswith("SELECT") or s.startswith("WITH") for s in sent)
                 print(
                     f"{label}: HTTP {response.status_code}, {checkouts[0]} checkout(s), "
-                    f"{queries} queries, {len(sent)} statements with transaction control"
+                    f"{queries} queries, {len(sent)} round trips (pings and BEGIN/COMMIT included)"
                 )
                 for s in sent:
                     print(f"    {s}")

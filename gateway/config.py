@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_SQLITE_URL
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_pre_ping: bool = True  # one `;` round trip per checkout; finds dead connections
     db_statement_timeout_ms: int = Field(default=15_000, ge=0)
     auto_migrate: bool | None = None  # None: only on the embedded SQLite default
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
 from sqlalchemy.types import TypeDecorator
 
 from gateway.config import Settings
@@ -67,7 +67,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
+def make_engine(settings: Settings, *, autocommit: bool = False) -> AsyncEngine:
     url = settings.database_url
     kwargs: dict[str, Any] = {}
     if settings.is_sqlite:
@@ -76,7 +76,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         kwargs.update(
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
-            pool_pre_ping=True,
+            pool_pre_ping=settings.db_pool_pre_ping,
             pool_timeout=5,
             connect_args={
                 "timeout": 5,
@@ -87,18 +87,49 @@ def make_engine(settings: Settings) -> AsyncEngine:
                 },
             },
         )
+        if autocommit:
+            # Connections idle in autocommit: reads send no BEGIN/COMMIT, and asyncpg's
+            # pre-ping is one `;` instead of BEGIN; `;`; ROLLBACK (3 round trips). Database
+            # .transaction() switches a connection to READ COMMITTED while it holds it.
+            kwargs["isolation_level"] = "AUTOCOMMIT"
     engine = create_async_engine(url, **kwargs)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
 
+class ReadOnlyWrite(RuntimeError):
+    """A write was attempted through Database.read(): a bug, never a client error."""
+
+
+class ReadSession(Session):
+    """The session of Database.read(): it refuses to flush or execute DML."""
+
+
+@event.listens_for(ReadSession, "before_flush")
+def _no_flush(session: Session, *_: Any) -> None:
+    raise ReadOnlyWrite("Database.read() sessions cannot write; use Database.transaction()")
+
+
+@event.listens_for(ReadSession, "do_orm_execute")
+def _no_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlyWrite("Database.read() sessions cannot write; use Database.transaction()")
+
+
 class Database:
     """Owns the engine; hands out short-lived sessions (one per request or per resolver)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.engine = make_engine(settings)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.engine = make_engine(settings, autocommit=True)
+        writer = self.engine
+        if not settings.is_sqlite:  # the engine's default is autocommit (see make_engine)
+            writer = self.engine.execution_options(isolation_level="READ COMMITTED")
+        self.sessionmaker = async_sessionmaker(writer, expire_on_commit=False)
+        # SQLite (pysqlite) already sends no BEGIN before a SELECT: same engine there.
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=ReadSession
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -108,7 +139,10 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
+        """Read-only work without a transaction (autocommit on PostgreSQL: no BEGIN/COMMIT round
+        trips). Under READ COMMITTED a transaction gave each statement its own snapshot anyway.
+        Writing through it raises ReadOnlyWrite."""
+        async with self.read_sessionmaker() as session:
             yield session
 
     async def dispose(self) -> None:

@@ -39,7 +39,7 @@ class AdminQuery:
     ) -> Connection[UserType]:
         limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
         actor = await info.context.actor()
-        async with info.context.transaction() as db:
+        async with info.context.read() as db:
             found = await service.list_users(db, actor, role=role, limit=limit + 1, skip=offset)
         return Connection.of([UserType.of(u) for u in found], first=limit, offset=offset)
 

@@ -30,7 +30,7 @@ from gateway.db import UTCDateTime, utcnow
 from gateway.sessions.models import ChatSession, QuizAttempt
 from gateway.subjects import service as subjects
 from gateway.subjects.models import Enrollment, Subject
-from gateway.subjects.schemas import StudentView
+from gateway.subjects.schemas import StudentView, SubjectView
 from gateway.users.models import Role, User
 
 PROGRESS_DEFAULT_PAGE = 100
@@ -73,23 +73,35 @@ def _later(
     return type_coerce(case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b), UTCDateTime())
 
 
-async def authorize(db: AsyncSession, actor: Actor | None, subject_id: str) -> Subject:
+async def authorize(
+    db: AsyncSession, actor: Actor | None, subject_id: str, *, known: SubjectView | None = None
+) -> Subject | SubjectView:
     """A subject's analytics: 401 anonymous, 404 unknown subject, 403 unless its professor or
-    an admin."""
+    an admin. `known`: the subject as already read from the database in this request (a
+    GraphQL parent field), so that one request reads it once."""
     actor = require_actor(actor)
-    subject = await subjects.get_subject(db, subject_id)
+    subject: Subject | SubjectView
+    if known is not None and known.id == subject_id:
+        subject = known
+    else:
+        subject = await subjects.get_subject(db, subject_id)
     subjects.require_staff(actor, subject.professor_id)
     return subject
 
 
 async def summary(
-    db: AsyncSession, actor: Actor | None, subject_id: str, *, active_days: int
+    db: AsyncSession,
+    actor: Actor | None,
+    subject_id: str,
+    *,
+    active_days: int,
+    known: SubjectView | None = None,
 ) -> Summary:
-    subject = await authorize(db, actor, subject_id)
+    subject = await authorize(db, actor, subject_id, known=known)
     return await _summary(db, subject, active_days)
 
 
-async def _summary(db: AsyncSession, subject: Subject, active_days: int) -> Summary:
+async def _summary(db: AsyncSession, subject: Subject | SubjectView, active_days: int) -> Summary:
     since = utcnow() - dt.timedelta(days=active_days)
     sid = subject.id
     # Students with recent activity, as one UNION probed against the enrollments (an OR of two
@@ -124,9 +136,15 @@ async def _summary(db: AsyncSession, subject: Subject, active_days: int) -> Summ
 
 
 async def student_progress(
-    db: AsyncSession, actor: Actor | None, subject_id: str, *, limit: int, skip: int
+    db: AsyncSession,
+    actor: Actor | None,
+    subject_id: str,
+    *,
+    limit: int,
+    skip: int,
+    known: SubjectView | None = None,
 ) -> list[Progress]:
-    subject = await authorize(db, actor, subject_id)
+    subject = await authorize(db, actor, subject_id, known=known)
     return await _progress(db, subject.id, limit=limit, skip=skip)
 
 

@@ -9,7 +9,7 @@ import strawberry
 from gateway.analytics import service
 from gateway.graphql.context import Info
 from gateway.graphql.pagination import Connection, window
-from gateway.subjects.schemas import StudentView
+from gateway.subjects.schemas import StudentView, SubjectView
 
 
 @strawberry.type
@@ -33,14 +33,17 @@ class SubjectAnalytics:
         description="Mean quiz percentage in the subject (0-100, 1 decimal); null without attempts."
     )
 
+    subject: strawberry.Private[SubjectView]
+
     @classmethod
-    def of(cls, summary: service.Summary) -> SubjectAnalytics:
+    def of(cls, summary: service.Summary, subject: SubjectView) -> SubjectAnalytics:
         return cls(
             subject_id=summary.subject_id,
             name=summary.name,
             total_students=summary.total_students,
             active_students=summary.active_students,
             average_test_score=summary.average_test_score,
+            subject=subject,
         )
 
     @strawberry.field(description="Enrolled students by username, one page at a time.")
@@ -49,9 +52,9 @@ class SubjectAnalytics:
     ) -> Connection[StudentProgress]:
         limit, offset = window(first, after, service.PROGRESS_MAX_PAGE)
         actor = await info.context.actor()
-        async with info.context.transaction() as db:
+        async with info.context.read() as db:
             rows = await service.student_progress(
-                db, actor, self.subject_id, limit=limit + 1, skip=offset
+                db, actor, self.subject_id, limit=limit + 1, skip=offset, known=self.subject
             )
         nodes = [
             StudentProgress(
@@ -65,13 +68,18 @@ class SubjectAnalytics:
         return Connection.of(nodes, first=limit, offset=offset)
 
 
-async def subject_analytics(info: Info, subject_id: str) -> SubjectAnalytics:
+async def subject_analytics(info: Info, subject: SubjectView) -> SubjectAnalytics:
+    """Subject.analytics: `subject` was read by the parent field in this request."""
     actor = await info.context.actor()
-    async with info.context.transaction() as db:
+    async with info.context.read() as db:
         summary = await service.summary(
-            db, actor, subject_id, active_days=info.context.gateway.settings.active_days
+            db,
+            actor,
+            subject.id,
+            active_days=info.context.gateway.settings.active_days,
+            known=subject,
         )
-    return SubjectAnalytics.of(summary)
+    return SubjectAnalytics.of(summary, subject)
 
 
 @strawberry.type
@@ -107,7 +115,7 @@ class AnalyticsQuery:
     ) -> Connection[Student]:
         limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
         actor = await info.context.actor()
-        async with info.context.transaction() as db:
+        async with info.context.read() as db:
             found = await service.my_students(
                 db, actor, subject_id=subject_id, limit=limit + 1, skip=offset
             )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gateway.errors import Forbidden, Unauthenticated
 from gateway.users.models import Role
+
+if TYPE_CHECKING:
+    from gateway.users.schemas import UserView
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +18,9 @@ class Actor:
     id: uuid.UUID
     username: str
     role: Role
+    # The caller's own profile, read in the same statement as the role (this request): it
+    # saves /users/me and `me` a second read. Never shared across requests.
+    profile: UserView | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_admin(self) -> bool:

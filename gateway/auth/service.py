@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.actor import Actor
@@ -43,11 +42,11 @@ async def login(
 
 
 async def actor_from_token(db: AsyncSession, tokens: Tokens, token: str) -> Actor:
-    """The token proves identity only; the role is whatever the database says right now."""
+    """The token proves identity only; the role is whatever the database says right now.
+    One statement reads the caller's row and subject codes: the actor carries its profile."""
     claims = tokens.verify(token)
-    row = (
-        await db.execute(select(User.id, User.username, User.role).where(User.id == claims.user_id))
-    ).one_or_none()
+    row = (await db.execute(users.profile_query().where(User.id == claims.user_id))).one_or_none()
     if row is None or row.username != claims.username:
         raise Unauthenticated("Could not validate credentials")
-    return Actor(id=row.id, username=row.username, role=Role(row.role))
+    profile = users.profile_of(row)
+    return Actor(id=row.id, username=row.username, role=profile.role, profile=profile)

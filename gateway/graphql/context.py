@@ -36,6 +36,12 @@ class Context:
         async with self.gateway.db.transaction() as session:
             yield session
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A resolver's own read-only session (no transaction; see Database.read)."""
+        async with self.gateway.db.read() as session:
+            yield session
+
     async def actor(self) -> Actor | None:
         """The caller, read from the database once per request (role is never the token's)."""
         async with self._actor_lock:

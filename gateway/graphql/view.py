@@ -8,6 +8,7 @@ automatic persisted queries are resolved; and every refusal before execution is 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -112,7 +113,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         try:
             claims = self.gateway.tokens.verify(token)
             context.token = token
-            await context.require_actor()
+            actor = await context.require_actor()
+            # The socket outlives this read: `me` over it must re-read, not reuse the profile.
+            context._actor_value = dataclasses.replace(actor, profile=None)
         except DomainError as exc:
             raise ConnectionRejectionError({"reason": exc.detail}) from exc
         context.token_expires_at = float(claims.expires_at)

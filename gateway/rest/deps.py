@@ -26,10 +26,15 @@ def gateway(request: Request) -> Gateway:
 GW = Annotated["Gateway", Depends(gateway)]
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
     """The request owns the transaction: commit on success, roll back on any error, and
-    both happen before the response leaves (scope="function")."""
-    async with gateway(request).db.transaction() as session:
+    both happen before the response leaves (scope="function"). GET and HEAD only read: they
+    get a read session (no BEGIN/COMMIT round trips; a write through it raises)."""
+    db = gateway(request).db
+    async with db.read() if request.method in READ_METHODS else db.transaction() as session:
         yield session
 
 

@@ -170,7 +170,7 @@ async def quiz_attempts_of(
     """Resolver body for User.quizAttempts (declared on the User type)."""
     limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
     actor = await info.context.actor()
-    async with info.context.transaction() as db:
+    async with info.context.read() as db:
         found = await service.list_quiz_attempts(db, actor, user_id, limit=limit + 1, skip=offset)
     return Connection.of([QuizAttemptType.of(a) for a in found], first=limit, offset=offset)
 
@@ -242,7 +242,7 @@ class SessionsQuery:
     ) -> Connection[ChatSessionType]:
         limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
         actor = await info.context.actor()
-        async with info.context.transaction() as db:
+        async with info.context.read() as db:
             found = await service.list_sessions(
                 db, actor, subject=subject, limit=limit + 1, skip=offset
             )
@@ -251,7 +251,7 @@ class SessionsQuery:
     @strawberry.field(description="One of your sessions.")
     async def session(self, info: Info, id: str) -> ChatSessionType:
         actor = await info.context.actor()
-        async with info.context.transaction() as db:
+        async with info.context.read() as db:
             return ChatSessionType.of(await service.get_session(db, actor, id))
 
 

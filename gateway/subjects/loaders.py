@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 from gateway.graphql.context import Context, Info
 from gateway.subjects import service
 from gateway.subjects.schemas import SubjectView
+from gateway.users import service as users_service
 from gateway.users.schemas import UserView
 
 K = TypeVar("K")
@@ -44,6 +45,12 @@ async def _users(context: Context, ids: Sequence[uuid.UUID]) -> list[UserView | 
     return [found.get(i) for i in ids]
 
 
+async def _codes(context: Context, ids: Sequence[uuid.UUID]) -> list[list[str]]:
+    async with context.gateway.db.read() as db:
+        found = await users_service.subject_codes(db, ids)
+    return [found.get(i, []) for i in ids]
+
+
 async def _counts(context: Context, ids: Sequence[str]) -> list[int]:
     async with context.gateway.db.read() as db:
         found = await service.student_counts(db, ids)
@@ -71,6 +78,10 @@ async def _user_subjects(context: Context, ids: Sequence[uuid.UUID]) -> list[lis
 
 def users(info: Info) -> DataLoader[uuid.UUID, UserView | None]:
     return _loader(info, "subjects.users", _users)
+
+
+def subject_codes(info: Info) -> DataLoader[uuid.UUID, list[str]]:
+    return _loader(info, "subjects.subject_codes", _codes)
 
 
 def student_counts(info: Info) -> DataLoader[str, int]:

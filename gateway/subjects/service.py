@@ -160,11 +160,13 @@ async def enrolled_among(
 
 
 async def users_by_id(db: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, UserView]:
+    """Users by id WITHOUT their subject codes (`subjects` is empty): one statement of the
+    profile columns; callers that need the codes use users.subject_codes."""
     ids = list(set(user_ids))
     if not ids:
         return {}
-    found = list(await db.scalars(select(User).where(User.id.in_(ids))))
-    return {view.id: view for view in await users.views(db, found)}
+    rows = await db.execute(select(*users.PROFILE_COLUMNS).where(User.id.in_(ids)))
+    return {row.id: UserView.model_validate(row._asdict()) for row in rows}
 
 
 async def subjects_of_users(

@@ -40,7 +40,7 @@ class SubjectType:
         if self.view.professor_id is None:
             return None
         user = await loaders.users(info).load(self.view.professor_id)
-        return UserType.of(user) if user else None
+        return UserType.of(user, subjects_loaded=False) if user else None
 
     @strawberry.field(description="How many students are enrolled.")
     async def student_count(self, info: Info) -> int:
@@ -61,7 +61,7 @@ class SubjectType:
 
     @strawberry.field(description="Figures about the subject (its professor and admins).")
     async def analytics(self, info: Info) -> SubjectAnalytics:
-        return await subject_analytics(info, self.view.id)
+        return await subject_analytics(info, self.view)
 
 
 @strawberry.input
@@ -124,7 +124,7 @@ class SubjectsQuery:
     ) -> Connection[SubjectType]:
         limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
         actor = await info.context.actor()
-        async with info.context.transaction() as db:
+        async with info.context.read() as db:
             found = await service.list_subjects(
                 db, actor, professor=professor, search=search, limit=limit + 1, skip=offset
             )
@@ -133,13 +133,13 @@ class SubjectsQuery:
     @strawberry.field(description="One subject by code.")
     async def subject(self, info: Info, id: str) -> SubjectType:
         actor = await info.context.actor()
-        async with info.context.transaction() as db:
+        async with info.context.read() as db:
             return SubjectType.of(await service.get_subject_view(db, actor, id))
 
     @strawberry.field(description="The subjects the viewer is enrolled in.")
     async def enrolled_subjects(self, info: Info) -> list[SubjectType]:
         actor = await info.context.actor()
-        async with info.context.transaction() as db:
+        async with info.context.read() as db:
             return [SubjectType.of(s) for s in await service.enrolled_subjects(db, actor)]
 
 

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select, union_all
+from sqlalchemy import Row, Select, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,12 +32,45 @@ async def subject_codes(
         Subject.professor_id.in_(ids)
     )
     both = union_all(enrolled, taught).subquery()
-    rows = await db.execute(select(both.c.uid, both.c.sid).order_by(both.c.uid, both.c.sid))
-    found: dict[uuid.UUID, list[str]] = defaultdict(list)
+    rows = await db.execute(select(both.c.uid, both.c.sid))
+    found: dict[uuid.UUID, set[str]] = defaultdict(set)
     for uid, sid in rows:
-        if sid not in found[uid]:
-            found[uid].append(sid)
-    return found
+        found[uid].add(sid)
+    # Sorted here, not by the database's collation: profile_of() sorts the same way.
+    return {uid: sorted(sids) for uid, sids in found.items()}
+
+
+def profile_query() -> Select[tuple[object, ...]]:
+    """A user's profile columns and subject codes, comma-joined (codes never hold a comma):
+    correlated scalar subqueries, so one statement reads the caller and their subjects."""
+    enrolled = select(func.aggregate_strings(Enrollment.subject_id, ",")).where(
+        Enrollment.student_id == User.id
+    )
+    taught = select(func.aggregate_strings(Subject.id, ",")).where(Subject.professor_id == User.id)
+    return select(
+        *PROFILE_COLUMNS,
+        enrolled.scalar_subquery().label("enrolled"),
+        taught.scalar_subquery().label("taught"),
+    )
+
+
+PROFILE_COLUMNS = (
+    User.id,
+    User.username,
+    User.email,
+    User.full_name,
+    User.role,
+    User.theme,
+    User.notifications,
+    User.created_at,
+)
+
+
+def profile_of(row: Row[tuple[object, ...]]) -> UserView:
+    data = row._asdict()
+    codes = f"{data.pop('enrolled') or ''},{data.pop('taught') or ''}"
+    data["subjects"] = sorted({code for code in codes.split(",") if code})
+    return UserView.model_validate(data)
 
 
 async def views(db: AsyncSession, users: list[User]) -> list[UserView]:
@@ -86,6 +119,8 @@ async def create(
 
 async def me(db: AsyncSession, actor: Actor | None) -> UserView:
     actor = require_actor(actor)
+    if actor.profile is not None:  # read with the actor, in this request
+        return actor.profile
     user = await db.get(User, actor.id)
     if user is None:
         raise NotFound("User not found")

@@ -34,22 +34,30 @@ class UserType:
     full_name: str
     role: Role  # type: ignore[valid-type]
     created_at: dt.datetime
-    subject_ids: list[str] = strawberry.field(
-        description="Codes of the subjects the user is enrolled in or teaches."
-    )
     view: strawberry.Private[UserView]
+    # False when the view was read without its subject codes (a subject's professor):
+    # subjectIds then loads them, batched, only if the query asks for them.
+    subjects_loaded: strawberry.Private[bool] = True
 
     @classmethod
-    def of(cls, view: UserView) -> UserType:
+    def of(cls, view: UserView, *, subjects_loaded: bool = True) -> UserType:
         return cls(
             id=strawberry.ID(str(view.id)),
             username=view.username,
             full_name=view.full_name,
             role=view.role,
             created_at=view.created_at,
-            subject_ids=view.subjects,
             view=view,
+            subjects_loaded=subjects_loaded,
         )
+
+    @strawberry.field(description="Codes of the subjects the user is enrolled in or teaches.")
+    async def subject_ids(self, info: Info) -> list[str]:
+        if self.subjects_loaded:
+            return self.view.subjects
+        from gateway.subjects import loaders
+
+        return await loaders.subject_codes(info).load(self.view.id)
 
     @strawberry.field(description="Visible to the user, professors and admins.")
     async def email(self, info: Info) -> str | None:
@@ -132,13 +140,13 @@ class UsersQuery:
     @strawberry.field(description="The authenticated user.")
     async def me(self, info: Info) -> UserType:
         actor = await info.context.actor()
-        async with info.context.transaction() as db:
+        async with info.context.read() as db:
             return UserType.of(await service.me(db, actor))
 
     @strawberry.field(description="Another user's profile (professors and admins).")
     async def user(self, info: Info, username: str) -> UserType:
         actor = await info.context.actor()
-        async with info.context.transaction() as db:
+        async with info.context.read() as db:
             return UserType.of(await service.get_user(db, actor, username))
 
 
