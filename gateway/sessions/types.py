@@ -30,6 +30,8 @@ from gateway.sessions.schemas import (
     ResumeInput,
     SessionView,
 )
+from gateway.subjects import loaders as subject_loaders
+from gateway.subjects.types import SubjectType
 
 TOKEN_EXPIRED = 4401
 
@@ -140,6 +142,11 @@ class ChatSessionType:
             last_error=view.last_error,
         )
 
+    @strawberry.field(description="The subject this belongs to.")
+    async def subject(self, info: Info) -> SubjectType | None:
+        view = await subject_loaders.subjects(info).load(self.subject_id)
+        return SubjectType.of(view) if view is not None else None
+
     @strawberry.field(description="The conversation, oldest first.")
     async def messages(
         self, info: Info, first: int = 50, after: str | None = None
@@ -162,6 +169,11 @@ class QuizAttemptType:
     @classmethod
     def of(cls, view: QuizAttemptView) -> QuizAttemptType:
         return cls(id=strawberry.ID(str(view.id)), **view.model_dump(exclude={"id"}))
+
+    @strawberry.field(description="The subject this belongs to.")
+    async def subject(self, info: Info) -> SubjectType | None:
+        view = await subject_loaders.subjects(info).load(self.subject_id)
+        return SubjectType.of(view) if view is not None else None
 
 
 async def quiz_attempts_of(

@@ -76,6 +76,16 @@ async def _user_subjects(context: Context, ids: Sequence[uuid.UUID]) -> list[lis
     return [found.get(i, []) for i in ids]
 
 
+async def _subjects(context: Context, ids: Sequence[str]) -> list[SubjectView | None]:
+    async with context.gateway.db.read() as db:
+        found = await service.subjects_by_id(db, ids)
+    return [found.get(i) for i in ids]
+
+
+def subjects(info: Info) -> DataLoader[str, SubjectView | None]:
+    return _loader(info, "subjects.by_id", _subjects)
+
+
 def users(info: Info) -> DataLoader[uuid.UUID, UserView | None]:
     return _loader(info, "subjects.users", _users)
 

@@ -90,6 +90,15 @@ async def _one_view(db: AsyncSession, subject_id: str) -> SubjectView:
     return _view(*row)
 
 
+async def subjects_by_id(db: AsyncSession, subject_ids: Iterable[str]) -> dict[str, SubjectView]:
+    """Several subjects at once (a DataLoader batch): one statement."""
+    ids = list(set(subject_ids))
+    if not ids:
+        return {}
+    rows = await db.execute(_views().where(Subject.id.in_(ids)))
+    return {subject.id: _view(subject, username) for subject, username in rows}
+
+
 def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

@@ -224,3 +224,23 @@ async def test_quiz_attempts_are_private(world: World) -> None:
     assert body["data"]["user"]["quizAttempts"]["nodes"] == []
     big = "{ me { quizAttempts(first: 1000) { nodes { id } } } }"
     assert code(await world.api.gql(big, token=world.ana)) == "BAD_USER_INPUT"
+
+
+async def test_sessions_link_to_their_subject_in_one_batch(
+    world: World, sql_counter: StatementCounter
+) -> None:
+    for i in range(3):
+        await send(world, world.ana, f"s-{i}", f"pregunta {i}")
+    query = """query($first: Int!) { sessions(first: $first) {
+        nodes { id subject { id name professor { username } } } } }"""
+    sql_counter.reset()
+    body = await world.api.gql(query, {"first": 2}, token=world.ana)
+    few = sql_counter.count
+    nodes = body["data"]["sessions"]["nodes"]
+    assert [n["subject"] for n in nodes] == [
+        {"id": "INF001", "name": "Algorithms", "professor": {"username": "prof"}}
+    ] * 2
+    sql_counter.reset()
+    body = await world.api.gql(query, {"first": 3}, token=world.ana)
+    assert len(body["data"]["sessions"]["nodes"]) == 3
+    assert sql_counter.count == few  # subjects and professors are batched, not per session
