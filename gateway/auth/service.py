@@ -11,7 +11,7 @@ from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import Tokens
 from gateway.errors import Forbidden, Unauthenticated
 from gateway.users import service as users
-from gateway.users.models import Role, User
+from gateway.users.models import Role
 from gateway.users.schemas import RegisterInput, UserView
 
 
@@ -45,7 +45,11 @@ async def actor_from_token(db: AsyncSession, tokens: Tokens, token: str) -> Acto
     """The token proves identity only; the role is whatever the database says right now.
     One statement reads the caller's row and subject codes: the actor carries its profile."""
     claims = tokens.verify(token)
-    row = (await db.execute(users.profile_query().where(User.id == claims.user_id))).one_or_none()
+    # Core execution on the session's connection: the ORM result machinery is not needed
+    # for plain columns and costs more than the statement itself.
+    conn = await db.connection()
+    found = await conn.execute(users.PROFILE_BY_ID, {"user_id": claims.user_id})
+    row = found.one_or_none()
     if row is None or row.username != claims.username:
         raise Unauthenticated("Could not validate credentials")
     profile = users.profile_of(row)

@@ -72,11 +72,16 @@ async def list_subjects(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[SubjectListItem]:
-    found = await service.list_subjects(
-        db, actor, professor=professor_id, search=search, limit=limit, skip=(page - 1) * limit
+    found = await service.list_subject_rows(
+        db,
+        actor,
+        professor=professor_id,
+        search=search,
+        limit=limit,
+        skip=(page - 1) * limit,
+        with_count=True,
     )
-    counts = await service.student_counts(db, (s.id for s in found))
-    return [SubjectListItem.of(s, student_count=counts.get(s.id, 0)) for s in found]
+    return [SubjectListItem.of(r.view, student_count=r.student_count) for r in found]
 
 
 @router.post(

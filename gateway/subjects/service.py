@@ -7,8 +7,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Select, delete, func, select, union
+from sqlalchemy import Row, Select, delete, func, select, union
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -103,6 +104,89 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+@dataclass(frozen=True, slots=True)
+class SubjectRow:
+    """A catalogue row; professor and student_count only when the caller asked for them."""
+
+    view: SubjectView
+    professor: UserView | None = None
+    student_count: int | None = None
+
+
+_SUBJECT_COLUMNS = (
+    Subject.id,
+    Subject.name,
+    Subject.description,
+    Subject.guide,
+    Subject.professor_id,
+    Professor.username.label("professor_username"),
+    Subject.created_at,
+)
+_PROFESSOR_COLUMNS = tuple(
+    getattr(Professor, c.key).label(f"prof_{c.key}") for c in users.PROFILE_COLUMNS
+)
+_STUDENT_COUNT = (
+    select(func.count())
+    .where(Enrollment.subject_id == Subject.id)
+    .correlate(Subject)
+    .scalar_subquery()
+    .label("student_count")
+)
+
+
+def _catalogue(with_professor: bool, with_count: bool) -> Select[tuple[object, ...]]:
+    columns = _SUBJECT_COLUMNS + (_PROFESSOR_COLUMNS if with_professor else ())
+    columns += (_STUDENT_COUNT,) if with_count else ()
+    return (
+        select(*columns)
+        .outerjoin(Professor, Professor.id == Subject.professor_id)
+        .order_by(Subject.id)
+    )
+
+
+# Built once per shape: building a select costs more CPU than running it from the cache.
+_CATALOGUE = {(p, c): _catalogue(p, c) for p in (False, True) for c in (False, True)}
+_VIEW_KEYS = tuple(c.key for c in _SUBJECT_COLUMNS)
+_PROFESSOR_KEYS = tuple(c.key for c in users.PROFILE_COLUMNS)
+
+
+def _row(row: Row[tuple[object, ...]], with_professor: bool, with_count: bool) -> SubjectRow:
+    data = row._mapping
+    view = SubjectView.model_construct(**{k: data[k] for k in _VIEW_KEYS})
+    professor = None
+    if with_professor and view.professor_id is not None:
+        fields = {k: data[f"prof_{k}"] for k in _PROFESSOR_KEYS}
+        professor = UserView.model_validate(fields)
+    count = int(data["student_count"]) if with_count else None
+    return SubjectRow(view, professor, count)
+
+
+async def list_subject_rows(
+    db: AsyncSession,
+    actor: Actor | None,
+    *,
+    professor: str | None = None,
+    search: str | None = None,
+    limit: int,
+    skip: int,
+    with_professor: bool = False,
+    with_count: bool = False,
+) -> list[SubjectRow]:
+    """The catalogue, ordered by code; any signed-in user may browse it. With with_professor
+    and with_count the page's professors and enrollment counts come in the same statement."""
+    require_actor(actor)
+    query = _CATALOGUE[(with_professor, with_count)].limit(limit).offset(skip)
+    if professor is not None:
+        query = query.where(Professor.username == professor.strip().lower())
+    if search:
+        if len(search) > MAX_SEARCH or "\x00" in search:
+            raise InvalidInput(f"search must be at most {MAX_SEARCH} characters")
+        query = query.where(Subject.name.ilike(f"%{escape_like(search)}%", escape="\\"))
+    # Plain columns: Core execution on the session's connection skips the ORM result layer.
+    conn = await db.connection()
+    return [_row(row, with_professor, with_count) for row in await conn.execute(query)]
+
+
 async def list_subjects(
     db: AsyncSession,
     actor: Actor | None,
@@ -112,16 +196,10 @@ async def list_subjects(
     limit: int,
     skip: int,
 ) -> list[SubjectView]:
-    """The catalogue, ordered by code; any signed-in user may browse it."""
-    require_actor(actor)
-    query = _views().order_by(Subject.id).limit(limit).offset(skip)
-    if professor is not None:
-        query = query.where(Professor.username == professor.strip().lower())
-    if search:
-        if len(search) > MAX_SEARCH or "\x00" in search:
-            raise InvalidInput(f"search must be at most {MAX_SEARCH} characters")
-        query = query.where(Subject.name.ilike(f"%{escape_like(search)}%", escape="\\"))
-    return [_view(*row) for row in await db.execute(query)]
+    rows = await list_subject_rows(
+        db, actor, professor=professor, search=search, limit=limit, skip=skip
+    )
+    return [r.view for r in rows]
 
 
 async def get_subject_view(db: AsyncSession, actor: Actor | None, subject_id: str) -> SubjectView:

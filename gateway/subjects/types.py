@@ -4,15 +4,24 @@ rules are in gateway.subjects.service, the batching in gateway.subjects.loaders.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Awaitable
 
 import strawberry
 
 from gateway.analytics.types import SubjectAnalytics, subject_analytics
 from gateway.graphql.context import Info
+from gateway.graphql.lookahead import node_fields
 from gateway.graphql.pagination import Connection, window
 from gateway.subjects import loaders, service
 from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
+from gateway.subjects.service import SubjectRow
 from gateway.users.types import UserType
+
+
+async def _professor(info: Info, professor_id: uuid.UUID) -> UserType | None:
+    user = await loaders.users(info).load(professor_id)
+    return UserType.of(user, subjects_loaded=False) if user else None
 
 
 @strawberry.type(name="Subject")
@@ -23,9 +32,12 @@ class SubjectType:
     guide: str
     created_at: dt.datetime
     view: strawberry.Private[SubjectView]
+    # Read by the list statement when the query selects them (look-ahead); else None and
+    # the field resolves through its DataLoader.
+    row: strawberry.Private[SubjectRow | None] = None
 
     @classmethod
-    def of(cls, view: SubjectView) -> SubjectType:
+    def of(cls, view: SubjectView, row: SubjectRow | None = None) -> SubjectType:
         return cls(
             id=strawberry.ID(view.id),
             name=view.name,
@@ -33,18 +45,28 @@ class SubjectType:
             guide=view.guide,
             created_at=view.created_at,
             view=view,
+            row=row,
         )
 
-    @strawberry.field(description="The professor who teaches the subject, if any.")
-    async def professor(self, info: Info) -> UserType | None:
+    # Plain (not async) resolvers: with the look-ahead rows they return the value at once, so
+    # graphql-core completes 2 x 20 fields without a coroutine each; otherwise they return the
+    # DataLoader's awaitable, which graphql-core awaits.
+    @strawberry.field(
+        description="The professor who teaches the subject, if any.",
+        graphql_type=UserType | None,
+    )
+    def professor(self, info: Info) -> UserType | Awaitable[UserType | None] | None:
         if self.view.professor_id is None:
             return None
-        user = await loaders.users(info).load(self.view.professor_id)
-        return UserType.of(user, subjects_loaded=False) if user else None
+        if self.row is not None and self.row.professor is not None:
+            return UserType.of(self.row.professor, subjects_loaded=False)
+        return _professor(info, self.view.professor_id)
 
-    @strawberry.field(description="How many students are enrolled.")
-    async def student_count(self, info: Info) -> int:
-        return await loaders.student_counts(info).load(self.view.id)
+    @strawberry.field(description="How many students are enrolled.", graphql_type=int)
+    def student_count(self, info: Info) -> int | Awaitable[int]:
+        if self.row is not None and self.row.student_count is not None:
+            return self.row.student_count
+        return loaders.student_counts(info).load(self.view.id)
 
     @strawberry.field(description="Whether the viewer is enrolled in the subject.")
     async def enrolled(self, info: Info) -> bool:
@@ -123,12 +145,21 @@ class SubjectsQuery:
         search: str | None = None,
     ) -> Connection[SubjectType]:
         limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
+        wanted = node_fields(info)
         actor = await info.context.actor()
         async with info.context.read() as db:
-            found = await service.list_subjects(
-                db, actor, professor=professor, search=search, limit=limit + 1, skip=offset
+            found = await service.list_subject_rows(
+                db,
+                actor,
+                professor=professor,
+                search=search,
+                limit=limit + 1,
+                skip=offset,
+                with_professor="professor" in wanted,
+                with_count="studentCount" in wanted,
             )
-        return Connection.of([SubjectType.of(s) for s in found], first=limit, offset=offset)
+        nodes = [SubjectType.of(r.view, r) for r in found]
+        return Connection.of(nodes, first=limit, offset=offset)
 
     @strawberry.field(description="One subject by code.")
     async def subject(self, info: Info, id: str) -> SubjectType:

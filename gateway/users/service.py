@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import Row, Select, func, or_, select, union_all
+from sqlalchemy import Row, Select, bindparam, func, literal_column, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,13 +41,18 @@ async def subject_codes(
     return {uid: sorted(sids) for uid, sids in found.items()}
 
 
-def profile_query() -> Select[tuple[object, ...]]:
+def _profile_statement() -> Select[tuple[object, ...]]:
     """A user's profile columns and subject codes, comma-joined (codes never hold a comma):
     correlated scalar subqueries, so one statement reads the caller and their subjects."""
-    enrolled = select(func.aggregate_strings(Enrollment.subject_id, ",")).where(
+    # The separator is a literal column, not a bound value: aggregate_strings() would render a
+    # bound separator as a literal on every execution (a per-request "post-compile" step).
+    comma = cast(str, literal_column("','"))  # typed as str; any SQL expression works
+    enrolled = select(func.aggregate_strings(Enrollment.subject_id, comma)).where(
         Enrollment.student_id == User.id
     )
-    taught = select(func.aggregate_strings(Subject.id, ",")).where(Subject.professor_id == User.id)
+    taught = select(func.aggregate_strings(Subject.id, comma)).where(
+        Subject.professor_id == User.id
+    )
     return select(
         *PROFILE_COLUMNS,
         enrolled.scalar_subquery().label("enrolled"),
@@ -64,6 +70,9 @@ PROFILE_COLUMNS = (
     User.notifications,
     User.created_at,
 )
+
+# Built once: constructing this select costs more CPU than executing it from the compiled cache.
+PROFILE_BY_ID = _profile_statement().where(User.id == bindparam("user_id"))
 
 
 def profile_of(row: Row[tuple[object, ...]]) -> UserView:

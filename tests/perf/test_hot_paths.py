@@ -62,7 +62,12 @@ async def test_subjects_page_statements(
     sql_counter.reset()
     rest = await api.client.get("/subjects?page=1&limit=20", headers=headers)
     assert rest.status_code == 200
-    assert len(_queries(sql_counter)) <= 3, sql_counter.statements
+    assert [(s["_id"], s["student_count"]) for s in rest.json()] == [
+        ("HOT01", 1),
+        ("HOT02", 0),
+    ]
+    # caller, page with its counts
+    assert len(_queries(sql_counter)) <= 2, sql_counter.statements
     sql_counter.reset()
     body = await api.gql(SUBJECTS, token=world["student"])
     nodes = body["data"]["subjects"]["nodes"]
@@ -70,8 +75,56 @@ async def test_subjects_page_statements(
         ("Prof", 1),
         ("Prof", 0),
     ]
-    # caller, page, professors (no subject codes unless asked), student counts
-    assert len(_queries(sql_counter)) <= 4, sql_counter.statements
+    # caller, page with professors and counts (look-ahead on the selection)
+    assert len(_queries(sql_counter)) <= 2, sql_counter.statements
+
+
+LOOKAHEAD_SHAPES = [
+    # (query, expected nodes, statements): professor/studentCount asked or not, directly or
+    # through fragments; the page statement carries them, so the count never grows.
+    ("{ subjects { nodes { id } } }", [{"id": "HOT01"}, {"id": "HOT02"}], 2),
+    (
+        "{ subjects { nodes { id studentCount } } }",
+        [{"id": "HOT01", "studentCount": 1}, {"id": "HOT02", "studentCount": 0}],
+        2,
+    ),
+    (
+        "{ subjects { nodes { ...S } } } fragment S on Subject { professor { username } }",
+        [{"professor": {"username": "prof"}}, {"professor": {"username": "prof"}}],
+        2,
+    ),
+    (
+        "{ subjects { nodes { ... on Subject { studentCount professor { fullName } } } } }",
+        [
+            {"studentCount": 1, "professor": {"fullName": "Prof"}},
+            {"studentCount": 0, "professor": {"fullName": "Prof"}},
+        ],
+        2,
+    ),
+    # Not a page: the DataLoaders still batch (caller, subjects, professors, counts).
+    (
+        "{ enrolledSubjects { id studentCount professor { username } } }",
+        [{"id": "HOT01", "studentCount": 1, "professor": {"username": "prof"}}],
+        4,
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "nodes", "statements"), LOOKAHEAD_SHAPES)
+async def test_subjects_page_lookahead(
+    api: Api,
+    world: dict[str, str],
+    sql_counter: StatementCounter,
+    query: str,
+    nodes: list[dict[str, object]],
+    statements: int,
+) -> None:
+    sql_counter.reset()
+    body = await api.gql(query, token=world["student"])
+    assert "errors" not in body, body
+    data = body["data"]
+    assert (data["subjects"]["nodes"] if "subjects" in data else data["enrolledSubjects"]) == nodes
+    assert len(_queries(sql_counter)) == statements, sql_counter.statements
 
 
 async def test_professor_subject_ids_load_on_demand(api: Api, world: dict[str, str]) -> None:
