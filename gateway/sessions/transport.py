@@ -26,17 +26,15 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         most = limits.max_connections or SHARD_SIZE
         keep = limits.max_keepalive_connections
         n = max(1, math.ceil(most / SHARD_SIZE))
-        self.shards = [
-            httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(
-                    max_connections=_split(most, n, i),
-                    max_keepalive_connections=None if keep is None else _split(keep, n, i),
-                    keepalive_expiry=limits.keepalive_expiry,
-                ),
-                trust_env=False,
+        self.limits = [
+            httpx.Limits(
+                max_connections=_split(most, n, i),
+                max_keepalive_connections=None if keep is None else _split(keep, n, i),
+                keepalive_expiry=limits.keepalive_expiry,
             )
             for i in range(n)
         ]
+        self.shards = [httpx.AsyncHTTPTransport(limits=lim, trust_env=False) for lim in self.limits]
         self._next = itertools.cycle(self.shards)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
