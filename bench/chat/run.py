@@ -14,6 +14,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,7 +35,20 @@ from gateway.users.models import User
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "bench-secret-" + "x" * 40
-STUDENTS = 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants (uvicorn workers), from /proc."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
 
 
 def free_port() -> int:
@@ -71,17 +85,17 @@ async def drop_database(admin: str, db_url: str) -> None:
     await conn.close()
 
 
-async def seed(settings: Settings) -> list[str]:
+async def seed(settings: Settings, students: int) -> list[str]:
     db = Database(settings)
     tokens = Tokens(settings)
     users = [
         User(
-            username=f"student{i:03d}",
-            email=f"student{i:03d}@example.com",
+            username=f"student{i:04d}",
+            email=f"student{i:04d}@example.com",
             hashed_password="!unusable",
             role="STUDENT",
         )
-        for i in range(STUDENTS)
+        for i in range(students)
     ]
     async with db.transaction() as session:
         session.add(Subject(id="INF001", name="Algorithms"))
@@ -123,21 +137,31 @@ async def wait_healthy(url: str) -> None:
     raise RuntimeError(f"{url} never became healthy")
 
 
-async def sample_connections(admin_dsn: str, db_name: str, stop: asyncio.Event) -> int:
+async def sample_connections(
+    admin_dsn: str, db_name: str, stop: asyncio.Event
+) -> tuple[int, dict[str, int]]:
+    """Peak connections the gateway held, and what its connections were doing when sampled
+    (state or wait event): shows whether chats queue inside PostgreSQL or in the gateway."""
     conn = await asyncpg.connect(admin_dsn)
     peak = 0
+    seen: dict[str, int] = {}
     try:
         while not stop.is_set():
-            n = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
-                "AND application_name = 'study-gateway'",
+            rows = await conn.fetch(
+                "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                "WHERE datname = $1 AND application_name = 'study-gateway'",
                 db_name,
             )
-            peak = max(peak, int(n))
+            peak = max(peak, len(rows))
+            for row in rows:
+                what = row["state"] or "?"
+                if row["wait_event_type"] and row["wait_event_type"] != "Client":
+                    what += f" waiting {row['wait_event_type']}:{row['wait_event']}"
+                seen[what] = seen.get(what, 0) + 1
             await asyncio.sleep(0.05)
     finally:
         await conn.close()
-    return peak
+    return peak, seen
 
 
 async def probe(client: httpx.AsyncClient, stop: asyncio.Event) -> list[tuple[float, int]]:
@@ -156,7 +180,9 @@ async def bench(args: argparse.Namespace) -> int:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         await migrate.upgrade(settings)
-        tokens = await seed(settings)
+        # One student per chat plus one for the warm-up: the per-user chat rate limit (on, as
+        # in production) then counts one chat per user, as 1,000 real students would.
+        tokens = await seed(settings, args.chats + 1)
         up_port, gw_port = free_port(), free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         procs.append(
@@ -181,6 +207,7 @@ async def bench(args: argparse.Namespace) -> int:
             "CHATBOT_URL": f"http://127.0.0.1:{up_port}",
             "GATEWAY_CHATBOT_MAX_CONNECTIONS": str(args.chats),
             "GATEWAY_DB_POOL_SIZE": str(args.pool),
+            **({"PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp()} if args.workers > 1 else {}),
         }
         procs.append(
             subprocess.Popen(  # noqa: ASYNC220
@@ -198,6 +225,8 @@ async def bench(args: argparse.Namespace) -> int:
                     "warning",
                     "--backlog",
                     "4096",
+                    "--workers",
+                    str(args.workers),
                 ],
                 env=gw_env,
             )
@@ -214,7 +243,7 @@ async def bench(args: argparse.Namespace) -> int:
             r = await client.post(
                 "/chat",
                 json={"id": "warmup", "asignatura": "INF001", "content": "hola"},
-                headers={"Authorization": f"Bearer {tokens[0]}"},
+                headers={"Authorization": f"Bearer {tokens[-1]}"},
             )
             assert r.status_code == 200, r.text
 
@@ -225,7 +254,7 @@ async def bench(args: argparse.Namespace) -> int:
                     {"id": session_id, "asignatura": "INF001", "content": f"¿Pregunta número {i}?"}
                 )
                 started, sent = time.perf_counter(), time.time()
-                status = await raw_post(gw_port, "/chat", body, tokens[i % len(tokens)])
+                status = await raw_post(gw_port, "/chat", body, tokens[i])
                 return session_id, status, time.perf_counter() - started, sent, time.time()
 
             stop = asyncio.Event()
@@ -233,13 +262,15 @@ async def bench(args: argparse.Namespace) -> int:
                 sample_connections(admin, make_url(db_url).database or "", stop)
             )
             prober = asyncio.create_task(probe(client, stop))
+            cpu_before = [cpu_seconds(p.pid) for p in procs] + [time.process_time()]
             wall = time.perf_counter()
             results = await asyncio.gather(
                 *(one(i) for i in range(args.chats)), return_exceptions=True
             )
             wall = time.perf_counter() - wall
+            cpu_after = [cpu_seconds(p.pid) for p in procs] + [time.process_time()]
             stop.set()
-            peak_conns, probes = await sampler, await prober
+            (peak_conns, db_states), probes = await sampler, await prober
             stats = (await client.get(f"http://127.0.0.1:{up_port}/stats")).json()
 
         errors = [r for r in results if isinstance(r, BaseException) or r[1] != 200]
@@ -275,7 +306,21 @@ async def bench(args: argparse.Namespace) -> int:
             print(f"gateway added    {ms(added)}   mean {statistics.mean(added) * 1000:.1f} ms")
             print(f"  before upstream {ms(before)}")
             print(f"  after upstream  {ms(after)}")
+        cpu = [after - before for before, after in zip(cpu_before, cpu_after, strict=True)]
+        print(
+            f"CPU during the burst: gateway {cpu[1]:.2f} s "
+            f"({cpu[1] / args.chats * 1000:.1f} ms per chat), tutor stub {cpu[0]:.2f} s, "
+            f"load generator {cpu[2]:.2f} s"
+        )
         print(f"peak DB connections held by the gateway during the run: {peak_conns}")
+        samples = sum(db_states.values()) or 1
+        print(
+            "gateway's DB connections, share of samples: "
+            + ", ".join(
+                f"{what} {n / samples:.0%}"
+                for what, n in sorted(db_states.items(), key=lambda kv: -kv[1])
+            )
+        )
         if probes:
             failed = sum(1 for _, status in probes if status != 200)
             print(

@@ -19,6 +19,7 @@ from gateway.config import Settings
 from gateway.errors import DomainError, UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 from gateway.observability import metrics
 from gateway.sessions.schemas import SystemInfo
+from gateway.sessions.transport import ShardedTransport
 
 log = logging.getLogger("gateway.chatbot")
 UNAVAILABLE = "Chatbot service unavailable"
@@ -68,13 +69,15 @@ FALLBACK_INFO = SystemInfo(
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The process's one client for the upstream. Waiting for a pooled connection counts
-    against the same budget as the call itself."""
+    """The process's one client for the upstream (its pool split in small shards, see
+    transport.py). Waiting for a pooled connection counts against the same budget as the
+    call itself."""
+    limits = httpx.Limits(
+        max_connections=settings.chatbot_max_connections,
+        max_keepalive_connections=settings.chatbot_max_keepalive,
+    )
     return httpx.AsyncClient(
-        limits=httpx.Limits(
-            max_connections=settings.chatbot_max_connections,
-            max_keepalive_connections=settings.chatbot_max_keepalive,
-        ),
+        transport=ShardedTransport(limits),
         timeout=httpx.Timeout(
             settings.chatbot_timeout_seconds,
             connect=settings.chatbot_connect_timeout_seconds,

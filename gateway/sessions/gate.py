@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.db import Database
 
@@ -30,3 +30,10 @@ class GatedDatabase:
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._slots, self.db.read() as session:
             yield session
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction on a bare connection (SQLAlchemy Core, no ORM unit of work): the
+        chat hot path, where the ORM session was half of the gateway's CPU per chat."""
+        async with self._slots, self.db.engine.begin() as conn:
+            yield conn

@@ -9,17 +9,18 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncGenerator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, Table, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from gateway.auth.actor import Actor, require_actor
+from gateway.auth.tokens import TokenClaims
 from gateway.db import Database, utcnow
-from gateway.errors import DomainError, Forbidden, InvalidInput, NotFound
+from gateway.errors import DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from gateway.sessions import quiz
 from gateway.sessions.chatbot import Chatbot, UpstreamReply
 from gateway.sessions.gate import GatedDatabase
@@ -36,6 +37,7 @@ from gateway.sessions.schemas import (
     SessionId,
     SessionView,
 )
+from gateway.subjects.models import Enrollment, Subject
 from gateway.subjects.service import require_chat_access
 from gateway.users.models import Role, User
 
@@ -195,17 +197,61 @@ async def rename_session(
 
 
 # --- talking to the tutor ------------------------------------------------------------------
+# The chat flow runs on SQLAlchemy Core over a bare connection (GatedDatabase.connect): a
+# chat is two short transactions of three statements each, with no ORM unit of work.
+
+SESSIONS = cast(Table, ChatSession.__table__)
+MESSAGES = cast(Table, Message.__table__)
+ATTEMPTS = cast(Table, QuizAttempt.__table__)
+SUBJECTS = cast(Table, Subject.__table__)
+USERS = cast(Table, User.__table__)
+ENROLLMENTS = cast(Table, Enrollment.__table__)
+
+
+async def _caller_with_chat_access(
+    conn: AsyncConnection, caller: Actor | TokenClaims, subject_id: str
+) -> Actor:
+    """Who is calling and whether they may talk about the subject, in one statement.
+
+    A REST chat passes the token's verified claims: like auth.service.actor_from_token, the
+    user must still exist under that username, and the role is the database's. The access
+    rule is subjects.service.require_chat_access: the subject must exist, and the caller be
+    an admin, its professor or an enrolled student."""
+    user_id = caller.id if isinstance(caller, Actor) else caller.user_id
+    enrolled = (
+        select(ENROLLMENTS.c.subject_id)
+        .where(ENROLLMENTS.c.student_id == user_id, ENROLLMENTS.c.subject_id == subject_id)
+        .exists()
+    )
+    row = (
+        await conn.execute(
+            select(USERS.c.username, USERS.c.role, SUBJECTS.c.id, SUBJECTS.c.professor_id, enrolled)
+            .select_from(USERS)
+            .outerjoin(SUBJECTS, SUBJECTS.c.id == subject_id)
+            .where(USERS.c.id == user_id)
+        )
+    ).one_or_none()
+    if row is None or (isinstance(caller, TokenClaims) and row[0] != caller.username):
+        raise Unauthenticated("Could not validate credentials")
+    username, role, subject, professor_id, is_enrolled = row
+    actor = Actor(id=user_id, username=username, role=Role(role))
+    if subject is None:
+        raise NotFound("Subject not found")
+    if actor.role is Role.ADMIN or professor_id == actor.id:
+        return actor
+    if actor.role is Role.STUDENT and is_enrolled:
+        return actor
+    raise Forbidden("Not enrolled in subject")
 
 
 async def _touch_or_create_session(
-    db: AsyncSession, actor: Actor, session_id: str, subject_id: str, title: str
+    conn: AsyncConnection, actor: Actor, session_id: str, subject_id: str, title: str
 ) -> tuple[uuid.UUID, str]:
     """Race-free auto-creation in one round trip: create the session or bump last_active,
     and return its owner and subject (the caller refuses, and so rolls back, a stranger)."""
     now = utcnow()
-    dialect = db.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    insert = module.insert(ChatSession).values(
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    insert = module.insert(SESSIONS).values(
         id=session_id,
         user_id=actor.id,
         subject_id=subject_id,
@@ -214,13 +260,31 @@ async def _touch_or_create_session(
         last_active=now,
     )
     row = (
-        await db.execute(
-            insert.on_conflict_do_update(index_elements=["id"], set_={"last_active": now})
-            .returning(ChatSession.user_id, ChatSession.subject_id)
-            .execution_options(populate_existing=False)
+        await conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=["id"], set_={"last_active": now}
+            ).returning(SESSIONS.c.user_id, SESSIONS.c.subject_id)
         )
     ).one()
     return row[0], row[1]
+
+
+async def _insert_message(
+    conn: AsyncConnection, session_id: str, role: str, content: str, status: str
+) -> MessageView:
+    now = utcnow()
+    row = (
+        await conn.execute(
+            insert(MESSAGES)
+            .values(
+                session_id=session_id, role=role, content=content, status=status, created_at=now
+            )
+            .returning(MESSAGES.c.id)
+        )
+    ).one()
+    return MessageView(
+        id=row[0], session_id=session_id, role=role, content=content, status=status, created_at=now
+    )
 
 
 async def _publish(broker: Broker, user_id: uuid.UUID, message: MessageView) -> None:
@@ -238,8 +302,78 @@ def _reply_text(reply: UpstreamReply) -> str:
     return ""
 
 
+async def _store_reply(
+    conn: AsyncConnection,
+    actor: Actor,
+    user_message: MessageView,
+    text: str,
+    pending: dict[str, Any] | None,
+    score: quiz.Score | None,
+) -> tuple[SessionView, MessageView | None, QuizAttemptView | None]:
+    session_id = user_message.session_id
+    # Only the caller's own session: an id deleted meanwhile may have been re-created by
+    # someone else. The count is taken before this reply's message is added.
+    count = (
+        select(func.count(MESSAGES.c.id))
+        .where(MESSAGES.c.session_id == session_id)  # a bind: SQLite's RETURNING drops qualifiers
+        .scalar_subquery()
+    )
+    row = (
+        await conn.execute(
+            update(SESSIONS)
+            .where(SESSIONS.c.id == session_id, SESSIONS.c.user_id == actor.id)
+            .values(pending_question=pending, last_error=None, last_active=utcnow())
+            .returning(
+                SESSIONS.c.subject_id,
+                SESSIONS.c.title,
+                SESSIONS.c.created_at,
+                SESSIONS.c.last_active,
+                count,
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("Session was deleted while the tutor was answering")
+    subject_id, title, created_at, last_active, message_count = row
+    assistant = None
+    if text:
+        assistant = await _insert_message(conn, session_id, "assistant", text, "ok")
+        message_count += 1
+    attempt = None
+    if score is not None:
+        now = utcnow()
+        values = {
+            "user_id": actor.id,
+            "subject_id": subject_id,
+            "session_id": session_id,
+            "correct": score.correct,
+            "total": score.total,
+            "percentage": score.percentage,
+        }
+        attempt_id = await conn.scalar(
+            insert(ATTEMPTS).values(**values, created_at=now).returning(ATTEMPTS.c.id)
+        )
+        attempt = QuizAttemptView.model_validate({**values, "id": attempt_id, "created_at": now})
+    await conn.execute(
+        update(MESSAGES).where(MESSAGES.c.id == user_message.id).values(status="answered")
+    )
+    view = SessionView(
+        id=session_id,
+        user_id=str(actor.id),
+        username=actor.username,
+        subject_id=subject_id,
+        title=title,
+        created_at=created_at,
+        last_active=last_active,
+        message_count=message_count,
+        pending_question=pending,
+        last_error=None,
+    )
+    return view, assistant, attempt
+
+
 async def _ask(
-    database: Database | GatedDatabase,
+    database: GatedDatabase,
     broker: Broker,
     actor: Actor,
     user_message: MessageView,
@@ -253,14 +387,14 @@ async def _ask(
     try:
         reply: UpstreamReply = await call()
     except DomainError as exc:
-        async with database.transaction() as db:
-            await db.execute(
-                update(Message).where(Message.id == user_message.id).values(status="failed")
+        async with database.connect() as conn:
+            await conn.execute(
+                update(MESSAGES).where(MESSAGES.c.id == user_message.id).values(status="failed")
             )
             values: dict[str, Any] = {"last_error": exc.detail[:500]}
             if restore_question is not None:
                 values["pending_question"] = restore_question
-            await db.execute(update(ChatSession).where(ChatSession.id == session_id).values(values))
+            await conn.execute(update(SESSIONS).where(SESSIONS.c.id == session_id).values(values))
         raise
 
     text = _reply_text(reply)
@@ -270,37 +404,10 @@ async def _ask(
     score = None
     if quiz_in_progress and not reply.interrupted:
         score = quiz.final_score(reply.score, reply.message.content if reply.message else None)
-    async with database.transaction() as db:
-        subject_id = await db.scalar(
-            update(ChatSession)
-            .where(ChatSession.id == session_id)
-            .values(pending_question=pending, last_error=None, last_active=utcnow())
-            .returning(ChatSession.subject_id)
+    async with database.connect() as conn:
+        view, assistant_view, attempt_view = await _store_reply(
+            conn, actor, user_message, text, pending, score
         )
-        if subject_id is None:
-            raise NotFound("Session was deleted while the tutor was answering")
-        assistant = None
-        if text:
-            assistant = Message(session_id=session_id, role="assistant", content=text, status="ok")
-            db.add(assistant)
-        attempt = None
-        if score is not None:
-            attempt = QuizAttempt(
-                user_id=actor.id,
-                subject_id=subject_id,
-                session_id=session_id,
-                correct=score.correct,
-                total=score.total,
-                percentage=score.percentage,
-            )
-            db.add(attempt)
-        await db.execute(
-            update(Message).where(Message.id == user_message.id).values(status="answered")
-        )
-        await db.flush()
-        view = await _owned(db, actor, session_id)
-        assistant_view = MessageView.model_validate(assistant) if assistant else None
-        attempt_view = QuizAttemptView.model_validate(attempt) if attempt else None
     if assistant_view is not None:
         await _publish(broker, actor.id, assistant_view)
     return ChatResult(
@@ -316,26 +423,26 @@ async def _ask(
 
 
 async def send_message(
-    database: Database | GatedDatabase,
+    database: GatedDatabase,
     chatbot: Chatbot,
     broker: Broker,
-    actor: Actor | None,
+    caller: Actor | TokenClaims | None,
     data: ChatInput,
 ) -> ChatResult:
-    actor = require_actor(actor)
-    async with database.transaction() as db:
-        await require_chat_access(db, actor, data.asignatura)
+    """`caller` is the resolved actor, or (REST) the token's claims, checked here against
+    the database in the same statement as the subject access: one round trip fewer."""
+    if caller is None:
+        raise Unauthenticated()
+    async with database.connect() as conn:
+        actor = await _caller_with_chat_access(conn, caller, data.asignatura)
         owner, subject = await _touch_or_create_session(
-            db, actor, data.id, data.asignatura, title_from(data.text)
+            conn, actor, data.id, data.asignatura, title_from(data.text)
         )
         if owner != actor.id:
             raise Forbidden(NOT_YOURS)
         if subject != data.asignatura:
             raise InvalidInput(f"Session {data.id} is about subject {subject}")
-        message = Message(session_id=data.id, role="user", content=data.text, status="sent")
-        db.add(message)
-        await db.flush()
-        user_message = MessageView.model_validate(message)
+        user_message = await _insert_message(conn, data.id, "user", data.text, "sent")
     await _publish(broker, actor.id, user_message)
     return await _ask(
         database,
@@ -349,7 +456,7 @@ async def send_message(
 
 
 async def answer_question(
-    database: Database | GatedDatabase,
+    database: GatedDatabase,
     chatbot: Chatbot,
     broker: Broker,
     actor: Actor | None,
