@@ -47,7 +47,7 @@ class Gateway:
         self._chatbot: Chatbot | None = None
         self._broker: Broker | None = None
         # The chat flow's share of the pool: the overflow stays free for other endpoints.
-        self.chat_db = GatedDatabase(self.db, settings.db_pool_size)
+        self.chat_db = GatedDatabase(self.db, settings.chat_db_slots)
         self.persisted_queries = PersistedQueries(settings)
 
     @property

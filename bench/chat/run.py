@@ -207,6 +207,7 @@ async def bench(args: argparse.Namespace) -> int:
             "CHATBOT_URL": f"http://127.0.0.1:{up_port}",
             "GATEWAY_CHATBOT_MAX_CONNECTIONS": str(args.chats),
             "GATEWAY_DB_POOL_SIZE": str(args.pool),
+            "GATEWAY_CHAT_DB_SLOTS": str(args.chat_slots),
             **({"PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp()} if args.workers > 1 else {}),
         }
         procs.append(
@@ -348,7 +349,10 @@ def main() -> None:
         default=0.0,
         help="spread the chats' start over this many seconds (0: all at once)",
     )
-    parser.add_argument("--pool", type=int, default=10, help="GATEWAY_DB_POOL_SIZE")
+    parser.add_argument("--pool", type=int, default=20, help="GATEWAY_DB_POOL_SIZE")
+    parser.add_argument(
+        "--chat-slots", type=int, default=10, help="GATEWAY_CHAT_DB_SLOTS (< --pool)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     parser.add_argument(
         "--database-url",

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from gateway.auth import service as auth
 from gateway.auth.actor import Actor
 from gateway.auth.tokens import TokenClaims
-from gateway.rest.deps import DB, CurrentActor, bearer, gateway
+from gateway.rest.deps import DB, GW, CurrentActor, bearer, gateway
 from gateway.sessions import service
 from gateway.sessions.schemas import (
     ChatInput,
@@ -23,7 +23,7 @@ from gateway.sessions.schemas import (
 )
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    pass
 
 router = APIRouter(tags=["chat"])
 
@@ -52,13 +52,6 @@ ChatActor = Annotated[Actor | None, Depends(_released_actor)]
 ChatCaller = Annotated[TokenClaims | None, Depends(_claims)]
 
 
-async def _gateway(request: Request) -> Gateway:
-    """rest.deps.gateway is a plain function, which FastAPI runs in a worker thread: under
-    a burst of chats that thread hop is measurable, so the chat routes use this one."""
-    return gateway(request)
-
-
-ChatGW = Annotated["Gateway", Depends(_gateway)]
 
 
 class ChatOut(BaseModel):
@@ -147,7 +140,7 @@ UPSTREAM_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/chat", response_model=ChatOut, responses=UPSTREAM_ERRORS)
-async def chat(body: ChatInput, gw: ChatGW, caller: ChatCaller) -> ChatOut:
+async def chat(body: ChatInput, gw: GW, caller: ChatCaller) -> ChatOut:
     """Send a message to the tutor; the session is created on first use."""
     result = await service.send_message(gw.chat_db, gw.chatbot, gw.broker, caller, body)
     out: ChatOut = _chat_out(result)
@@ -204,7 +197,7 @@ async def delete_session(session_id: str, db: DB, actor: CurrentActor) -> Respon
     },
 )
 async def resume_chat(
-    session_id: str, body: ResumeInput, gw: ChatGW, actor: ChatActor
+    session_id: str, body: ResumeInput, gw: GW, actor: ChatActor
 ) -> ResumeOut:
     """Answer the pending quiz question; the last answer records the quiz attempt."""
     result = await service.answer_question(
