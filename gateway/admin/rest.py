@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 
 from gateway.admin import service
-from gateway.rest.deps import DB, CurrentActor
+from gateway.rest.deps import DB, CurrentActor, Limit, Skip
 from gateway.users.models import Role
 from gateway.users.rest import UserOut
 
@@ -34,8 +34,8 @@ async def list_users(
     db: DB,
     actor: CurrentActor,
     role: Annotated[str | None, Query(description="STUDENT, PROFESSOR or ADMIN")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 50,
+    skip: Skip = 0,
 ) -> list[AdminUserOut]:
     found = await service.list_users(db, actor, role=role, limit=limit, skip=skip)
     return [AdminUserOut.model_validate(u.model_dump()) for u in found]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from gateway.analytics import service
-from gateway.rest.deps import DB, GW, CurrentActor
+from gateway.rest.deps import DB, GW, CurrentActor, Limit, Skip
 
 router = APIRouter(prefix="/professor", tags=["professor"])
 
@@ -42,8 +42,8 @@ async def my_students(
     db: DB,
     actor: CurrentActor,
     subject_id: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = 20,
+    skip: Skip = 0,
 ) -> list[StudentOut]:
     found = await service.my_students(db, actor, subject_id=subject_id, limit=limit, skip=skip)
     return [StudentOut.model_validate(s.model_dump()) for s in found]
@@ -62,7 +62,7 @@ async def subject_analytics(
     limit: Annotated[
         int, Query(ge=1, le=service.PROGRESS_MAX_PAGE, description="student_progress page size")
     ] = service.PROGRESS_DEFAULT_PAGE,
-    skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    skip: Skip = 0,
 ) -> AnalyticsOut:
     result = await service.subject_analytics(
         db, actor, subject_id, active_days=gw.settings.active_days, limit=limit, skip=skip

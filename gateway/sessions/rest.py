@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from gateway.auth import service as auth
 from gateway.auth.actor import Actor
 from gateway.auth.tokens import TokenClaims
-from gateway.rest.deps import DB, GW, CurrentActor, bearer, gateway
+from gateway.rest.deps import DB, GW, CurrentActor, Limit, Skip, bearer, gateway
 from gateway.sessions import service
 from gateway.sessions.schemas import (
     ChatInput,
@@ -50,8 +50,6 @@ async def _claims(
 
 ChatActor = Annotated[Actor | None, Depends(_released_actor)]
 ChatCaller = Annotated[TokenClaims | None, Depends(_claims)]
-
-
 
 
 class ChatOut(BaseModel):
@@ -152,8 +150,8 @@ async def list_sessions(
     db: DB,
     actor: CurrentActor,
     subject: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 20,
+    skip: Skip = 0,
 ) -> list[SessionOut]:
     found = await service.list_sessions(db, actor, subject=subject, limit=limit, skip=skip)
     return [SessionOut.of(s) for s in found]
@@ -165,7 +163,7 @@ async def read_session(
     db: DB,
     actor: CurrentActor,
     limit: Annotated[int, Query(ge=1, le=1000, description="messages, oldest first")] = 1000,
-    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    skip: Skip = 0,
 ) -> SessionDetailOut:
     session, messages = await service.list_messages(db, actor, session_id, limit=limit, skip=skip)
     return SessionDetailOut(
@@ -196,9 +194,7 @@ async def delete_session(session_id: str, db: DB, actor: CurrentActor) -> Respon
         **UPSTREAM_ERRORS,
     },
 )
-async def resume_chat(
-    session_id: str, body: ResumeInput, gw: GW, actor: ChatActor
-) -> ResumeOut:
+async def resume_chat(session_id: str, body: ResumeInput, gw: GW, actor: ChatActor) -> ResumeOut:
     """Answer the pending quiz question; the last answer records the quiz attempt."""
     result = await service.answer_question(
         gw.chat_db, gw.chatbot, gw.broker, actor, session_id, body

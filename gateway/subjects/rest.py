@@ -8,7 +8,7 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.rest.deps import DB, CurrentActor
+from gateway.rest.deps import DB, CurrentActor, Limit
 from gateway.subjects import service
 from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
 
@@ -70,7 +70,7 @@ async def list_subjects(
     professor_id: Annotated[str | None, Query(max_length=254, description="A username")] = None,
     search: Annotated[str | None, Query(max_length=200, description="Name contains")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Limit = 20,
 ) -> list[SubjectListItem]:
     found = await service.list_subject_rows(
         db,
