@@ -38,7 +38,7 @@ from gateway.sessions.schemas import (
     SessionView,
 )
 from gateway.subjects.models import Enrollment, Subject
-from gateway.subjects.service import require_chat_access
+from gateway.subjects.service import check_chat_access, require_chat_access
 from gateway.users.models import Role, User
 
 NOT_YOURS = "Session doesn't belong to user"
@@ -215,8 +215,7 @@ async def _caller_with_chat_access(
 
     A REST chat passes the token's verified claims: like auth.service.actor_from_token, the
     user must still exist under that username, and the role is the database's. The access
-    rule is subjects.service.require_chat_access: the subject must exist, and the caller be
-    an admin, its professor or an enrolled student."""
+    rule itself is subjects.service.check_chat_access."""
     user_id = caller.id if isinstance(caller, Actor) else caller.user_id
     enrolled = (
         select(ENROLLMENTS.c.subject_id)
@@ -237,11 +236,8 @@ async def _caller_with_chat_access(
     actor = Actor(id=user_id, username=username, role=Role(role))
     if subject is None:
         raise NotFound("Subject not found")
-    if actor.role is Role.ADMIN or professor_id == actor.id:
-        return actor
-    if actor.role is Role.STUDENT and is_enrolled:
-        return actor
-    raise Forbidden("Not enrolled in subject")
+    check_chat_access(actor, professor_id=professor_id, enrolled=bool(is_enrolled))
+    return actor
 
 
 async def _touch_or_create_session(

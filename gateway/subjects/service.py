@@ -38,21 +38,29 @@ async def get_subject(db: AsyncSession, subject_id: str) -> Subject:
     return subject
 
 
+def check_chat_access(actor: Actor, *, professor_id: uuid.UUID | None, enrolled: bool) -> None:
+    """Who may talk to the tutor about a subject: its enrolled students, its professor, admins.
+    The one statement of this rule; callers fetch `professor_id` and `enrolled` as they like."""
+    if actor.role is Role.ADMIN or professor_id == actor.id:
+        return
+    if actor.role is Role.STUDENT and enrolled:
+        return
+    raise Forbidden("Not enrolled in subject")
+
+
 async def require_chat_access(db: AsyncSession, actor: Actor | None, subject_id: str) -> Subject:
-    """Who may talk to the tutor about a subject: its enrolled students, its professor, admins."""
     actor = require_actor(actor)
     subject = await get_subject(db, subject_id)
-    if actor.role is Role.ADMIN or subject.professor_id == actor.id:
-        return subject
-    if actor.role is Role.STUDENT:
-        enrolled = await db.scalar(
+    enrolled = actor.role is Role.STUDENT and (
+        await db.scalar(
             select(Enrollment.subject_id).where(
                 Enrollment.student_id == actor.id, Enrollment.subject_id == subject_id
             )
         )
-        if enrolled is not None:
-            return subject
-    raise Forbidden("Not enrolled in subject")
+        is not None
+    )  # only students need the lookup
+    check_chat_access(actor, professor_id=subject.professor_id, enrolled=enrolled)
+    return subject
 
 
 def require_staff(actor: Actor | None, professor_id: uuid.UUID | None) -> Actor:
