@@ -29,9 +29,17 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=0, ge=0)
     # How many of those connections the chat flow may hold at once; the rest stay for others.
     chat_db_slots: int = Field(default=10, ge=1)
-    db_pool_pre_ping: bool = True  # one `;` round trip per checkout; finds dead connections
+    # Waiting for a pooled connection (first come, first served), then 503.
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # A pooled connection idle longer than this is tested with one `;` before use (finds ones
+    # dropped by a restart or a firewall); busier ones skip the round trip. 0: test every time.
+    db_ping_after_idle_seconds: float = Field(default=1.0, ge=0)
     db_statement_timeout_ms: int = Field(default=15_000, ge=0)
     auto_migrate: bool | None = None  # None: only on the embedded SQLite default
+
+    # Python's cyclic GC runs a young-generation pass every 700 allocations by default; with
+    # the app's long-lived objects that became p99 pauses under load. 0 keeps Python's default.
+    gc_gen0_threshold: int = Field(default=10_000, ge=0)
 
     jwt_secret: str | None = None
     jwt_secret_file: str = ".gateway-secret"

@@ -1,4 +1,4 @@
-"""Rate limits for both faces, on the `limits` library (moving windows).
+"""Rate limits for both faces, on the `limits` library (sliding window counters).
 
 Categories: `auth` (per client IP: /token, /register, and each `login`/`register` field of a
 GraphQL document), `chat` (per user: sending chat messages) and `default` (every other request
@@ -29,7 +29,7 @@ from graphql import (
 )
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from starlette.types import Scope
 from strawberry.extensions import SchemaExtension
@@ -86,7 +86,7 @@ class RateLimits:
             Category.CHAT: parse_many(settings.rate_limit_chat),
             Category.DEFAULT: parse_many(settings.rate_limit_default),
         }
-        self._limiter = MovingWindowRateLimiter(_storage(settings))
+        self._limiter = SlidingWindowCounterRateLimiter(_storage(settings))
         self._proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
 
     async def hit(self, category: Category, key: str, cost: int = 1) -> None:

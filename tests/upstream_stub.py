@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from starlette.applications import Starlette
@@ -120,7 +120,7 @@ def free_port() -> int:
 class ThreadServer:
     """Any ASGI app on a real socket, in a thread with its own event loop."""
 
-    def __init__(self, app: ASGIApp, lifespan: str = "off") -> None:
+    def __init__(self, app: ASGIApp, lifespan: Literal["auto", "on", "off"] = "off") -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -130,7 +130,7 @@ class ThreadServer:
             app,
             log_level="warning",
             lifespan=lifespan,
-            timeout_graceful_shutdown=1,  # type: ignore[arg-type]
+            timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

@@ -67,6 +67,11 @@ DB_POOL_IN_USE = Gauge(
     "Database connections checked out of the pool right now.",
     multiprocess_mode="livesum",
 )
+DB_WAITING = Gauge(
+    "gateway_db_waiting_requests",
+    "Requests waiting (first come, first served) for a database connection right now.",
+    multiprocess_mode="livesum",
+)
 RATE_LIMITED = Counter(
     "gateway_rate_limited_total",
     "Requests refused by a rate limit, by limit category.",

@@ -257,7 +257,7 @@ async def test_graphql_my_students(api: Api) -> None:
         MY_STUDENTS, {"first": 3, "after": page["pageInfo"]["endCursor"]}, token=w.ana
     )
     assert [n["username"] for n in body["data"]["myStudents"]["nodes"]] == ["gabriel"]
-    cases = [
+    cases: list[tuple[dict[str, Any], str | None, str]] = [
         ({"first": 5}, None, "UNAUTHENTICATED"),
         ({"first": 5}, w.gabriel, "FORBIDDEN"),
         ({"first": 5, "subjectId": "MAT002"}, w.ana, "FORBIDDEN"),

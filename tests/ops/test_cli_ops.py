@@ -16,7 +16,7 @@ from gateway.users.models import User
 from tests.conftest import Api
 from tests.ops.conftest import ROOT, server_env
 
-COMMANDS = sorted(parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+COMMANDS = sorted(parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr,arg-type]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,15 +95,21 @@ def postgres() -> Iterator[Postgres]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-@pytest.fixture
-async def client(postgres: Postgres) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(postgres.url)
+@asynccontextmanager
+async def serving(postgres: Postgres, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    settings = make_settings(postgres.url, **overrides)
     await migrate.upgrade(settings)
     app: Any = create_app(settings)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
+
+
+@pytest.fixture
+async def client(postgres: Postgres) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(postgres) as c:
+        yield c
 
 
 async def timed(request: Any) -> tuple[httpx.Response, float]:
@@ -174,12 +181,12 @@ async def test_requests_in_flight_when_the_database_stops(
         return responses
 
     try:
-        results = await asyncio.gather(
-            *[burst() for _ in range(5)], asyncio.to_thread(postgres.stop)
-        )
+        stopping = asyncio.create_task(asyncio.to_thread(postgres.stop))
+        batches = await asyncio.gather(*[burst() for _ in range(5)])
+        await stopping
     finally:
         postgres.start()
-    responses = [r for batch in results[:-1] for r in batch]
+    responses = [r for batch in batches for r in batch]
     statuses = {r.status_code for r in responses}
     assert statuses <= {200, 503}, statuses
     assert 503 in statuses  # the outage was seen
@@ -191,3 +198,43 @@ async def test_requests_in_flight_when_the_database_stops(
     }
     assert codes <= {"SERVICE_UNAVAILABLE"}, codes
     assert (await client.get("/users/me", headers=auth)).status_code == 200
+
+
+async def drop_gateway_connections(postgres: Postgres) -> int:
+    """What a database restart or a firewall does to idle pooled connections."""
+    import asyncpg
+
+    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres")
+    try:
+        dropped = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'study-gateway'"
+        )
+    finally:
+        await conn.close()
+    return int(dropped)
+
+
+@pytest.mark.parametrize("ping_after_idle, expected", [(0.05, {200}), (3600, {200, 503})])
+async def test_connections_dropped_while_idle(
+    postgres: Postgres, ping_after_idle: float, expected: set[int]
+) -> None:
+    """Connections idle longer than GATEWAY_DB_PING_AFTER_IDLE_SECONDS are tested before use,
+    so the ones dropped while idle are replaced and no request sees it. The control case
+    (a window longer than the test) shows what the ping saves: a 503, then recovery."""
+    async with serving(postgres, db_ping_after_idle_seconds=ping_after_idle) as client:
+        body = {"username": f"idle{int(ping_after_idle)}", "password": PASSWORD}
+        await client.post("/register", json={**body, "email": f"{body['username']}@example.com"})
+        token = (await client.post("/token", data=body)).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+
+        async def me() -> int:
+            return (await client.get("/users/me", headers=auth)).status_code
+
+        assert set(await asyncio.gather(*[me() for _ in range(8)])) == {200}
+        assert await drop_gateway_connections(postgres) >= 1
+        await asyncio.sleep(0.2)
+        first = [await me() for _ in range(3)]
+        assert set(first) <= expected and first[-1] == 200
+        assert set(first) == expected
+        assert set(await asyncio.gather(*[me() for _ in range(8)])) == {200}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.chat.conftest import World
@@ -52,7 +54,7 @@ async def test_read_session_pages_messages(world: World) -> None:
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
 async def test_other_users_session_is_403_and_unknown_is_404(world: World, method: str) -> None:
     await world.chat(world.ana, "private", "secreto")
-    kwargs = {"json": {"title": "robado"}} if method == "PATCH" else {}
+    kwargs: dict[str, Any] = {"json": {"title": "robado"}} if method == "PATCH" else {}
     r = await world.api.client.request(
         method, "/sessions/private", headers=world.h(world.bob), **kwargs
     )
