@@ -138,10 +138,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, f"JSON nested deeper than {self.max_json_depth} levels")
         return value
 
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)  # strawberry's default is the stdlib json module: 4x slower
+
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A persisted-query GET carries no `query` either: it is an operation, not a browser.
-        return "extensions" not in request.query_params and super().should_render_graphql_ide(
-            request
+        return super().should_render_graphql_ide(request) and (
+            "extensions" not in request.query_params
         )
 
     async def parse_http_body(

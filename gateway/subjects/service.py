@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Row, Select, delete, func, select, union
+from sqlalchemy import Integer, Row, Select, bindparam, delete, func, select, union
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -149,10 +149,13 @@ def _catalogue(with_professor: bool, with_count: bool) -> Select[tuple[object, .
         select(*columns)
         .outerjoin(Professor, Professor.id == Subject.professor_id)
         .order_by(Subject.id)
+        .limit(bindparam("limit", type_=Integer()))
+        .offset(bindparam("skip", type_=Integer()))
     )
 
 
-# Built once per shape: building a select costs more CPU than running it from the cache.
+# Built once per shape, paged by bound parameters: building a select (or a new one with other
+# LIMIT values) and computing its cache key costs more CPU than running it from the cache.
 _CATALOGUE = {(p, c): _catalogue(p, c) for p in (False, True) for c in (False, True)}
 _VIEW_KEYS = tuple(c.key for c in _SUBJECT_COLUMNS)
 _PROFESSOR_KEYS = tuple(c.key for c in users.PROFILE_COLUMNS)
@@ -183,7 +186,7 @@ async def list_subject_rows(
     """The catalogue, ordered by code; any signed-in user may browse it. With with_professor
     and with_count the page's professors and enrollment counts come in the same statement."""
     require_actor(actor)
-    query = _CATALOGUE[(with_professor, with_count)].limit(limit).offset(skip)
+    query = _CATALOGUE[(with_professor, with_count)]
     if professor is not None:
         query = query.where(Professor.username == professor.strip().lower())
     if search:
@@ -192,7 +195,8 @@ async def list_subject_rows(
         query = query.where(Subject.name.ilike(f"%{escape_like(search)}%", escape="\\"))
     # Plain columns: Core execution on the session's connection skips the ORM result layer.
     conn = await db.connection()
-    return [_row(row, with_professor, with_count) for row in await conn.execute(query)]
+    rows = await conn.execute(query, {"limit": limit, "skip": skip})
+    return [_row(row, with_professor, with_count) for row in rows]
 
 
 async def list_subjects(

@@ -104,4 +104,5 @@ class UserView(BaseModel):
     theme: str
     notifications: bool
     created_at: dt.datetime
-    subjects: list[str] = []
+    # A factory, not `= []`: pydantic deep-copies a mutable default on every validation.
+    subjects: list[str] = Field(default_factory=list)
