@@ -601,6 +601,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.ops = [o.strip() for o in args.ops.split(",")]
+    tools = ["wrk", "py-spy"] if args.py_spy else ["wrk"]
+    missing = [tool for tool in tools if not shutil.which(tool)]
+    if missing:
+        sys.exit(
+            f"bench: {', '.join(missing)} not found on PATH. "
+            "Install wrk from Debian's packages (apt-get install wrk) and py-spy from PyPI "
+            "(pip install py-spy)."
+        )
     started = time.monotonic()
     OUT.mkdir(exist_ok=True)
 
