@@ -101,9 +101,8 @@ async def enrolled_subjects(db: DB, actor: CurrentActor) -> list[SubjectDetail]:
 
 @router.get("/{subject_id}", response_model=SubjectFull, responses={404: {}})
 async def read_subject(subject_id: SubjectPath, db: DB, actor: CurrentActor) -> SubjectFull:
-    view = await service.get_subject_view(db, actor, subject_id)
-    counts = await service.student_counts(db, [view.id])
-    return SubjectFull.of(view, student_count=counts.get(view.id, 0))
+    found = await service.get_subject_row(db, actor, subject_id)
+    return SubjectFull.of(found.view, student_count=found.student_count or 0)
 
 
 @router.put("/{subject_id}", response_model=SubjectDetail, responses={403: {}, 404: {}})

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, Row, Select, bindparam, delete, func, select, union
+from sqlalchemy import Integer, Row, Select, String, bindparam, delete, func, select, union
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -197,6 +197,23 @@ async def list_subject_rows(
     conn = await db.connection()
     rows = await conn.execute(query, {"limit": limit, "skip": skip})
     return [_row(row, with_professor, with_count) for row in rows]
+
+
+_ONE_WITH_COUNT = (
+    select(*_SUBJECT_COLUMNS, _STUDENT_COUNT)
+    .outerjoin(Professor, Professor.id == Subject.professor_id)
+    .where(Subject.id == bindparam("subject_id", type_=String()))
+)
+
+
+async def get_subject_row(db: AsyncSession, actor: Actor | None, subject_id: str) -> SubjectRow:
+    """One subject with its enrollment count, in one statement."""
+    require_actor(actor)
+    conn = await db.connection()
+    row = (await conn.execute(_ONE_WITH_COUNT, {"subject_id": subject_id})).one_or_none()
+    if row is None:
+        raise NotFound("Subject not found")
+    return _row(row, False, True)
 
 
 async def list_subjects(

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from gateway.sessions.models import ChatSession, Message, QuizAttempt
 from gateway.subjects.models import Enrollment, Subject
-from tests.conftest import Api
+from tests.conftest import Api, StatementCounter
 from tests.subjects.world import add_attempt, add_session, bearer, make_world
 
 
@@ -109,11 +109,13 @@ async def test_create_subject_errors(api: Api) -> None:
         assert await db.scalar(select(func.count()).select_from(Subject)) == 3
 
 
-async def test_read_subject(api: Api) -> None:
+async def test_read_subject(api: Api, sql_counter: StatementCounter) -> None:
     w = await make_world(api)
+    sql_counter.reset()
     r = await api.client.get("/subjects/INF001", headers=bearer(w.maria))
     assert r.status_code == 200
     assert r.json()["student_count"] == 1 and r.json()["professor_id"] == "prof_ana"
+    assert sql_counter.count == 2, sql_counter.statements  # the caller; the subject and count
     r = await api.client.get("/subjects/NOPE", headers=bearer(w.maria))
     assert r.status_code == 404 and r.json() == {"detail": "Subject not found"}
     assert (await api.client.get("/subjects/INF001")).status_code == 401
