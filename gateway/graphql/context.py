@@ -14,6 +14,7 @@ from strawberry.types import Info as _Info
 
 from gateway.auth import service as auth
 from gateway.auth.actor import Actor, require_actor
+from gateway.auth.tokens import TokenClaims
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -52,6 +53,14 @@ class Context:
                         actor = await auth.actor_from_token(db, self.gateway.tokens, self.token)
                 self._actor_value, self._actor_loaded = actor, True
         return self._actor_value
+
+    def caller(self) -> Actor | TokenClaims | None:
+        """The caller as a one-statement operation wants it (sendMessage): the actor when
+        this request has already read it, else only the token's verified claims, which the
+        operation checks against the database in its own first statement."""
+        if self._actor_loaded:
+            return self._actor_value
+        return self.gateway.tokens.verify(self.token) if self.token else None
 
     async def require_actor(self) -> Actor:
         return require_actor(await self.actor())

@@ -275,9 +275,9 @@ class SessionsMutation:
             {"id": input.session_id, "asignatura": input.subject_id, "content": input.content}
         )
         gw = info.context.gateway
-        actor = await info.context.actor()
+        caller = info.context.caller()
         return ChatPayload.of(
-            await service.send_message(gw.chat_db, gw.chatbot, gw.broker, actor, data)
+            await service.send_message(gw.chat_db, gw.chatbot, gw.broker, caller, data)
         )
 
     @strawberry.mutation(description="Answer the pending quiz question.")

@@ -244,3 +244,25 @@ async def test_sessions_link_to_their_subject_in_one_batch(
     body = await world.api.gql(query, {"first": 3}, token=world.ana)
     assert len(body["data"]["sessions"]["nodes"]) == 3
     assert sql_counter.count == few  # subjects and professors are batched, not per session
+
+
+async def test_send_message_reads_the_caller_in_its_first_statement(
+    world: World, sql_counter: StatementCounter
+) -> None:
+    """Like REST POST /chat: the caller, their role and the subject access are one statement,
+    not a separate caller lookup first."""
+    minimal = "mutation($s: String!, $c: String!) { sendMessage(input: {sessionId: $s, "
+    minimal += 'subjectId: "INF001", content: $c}) { interrupted } }'
+    sql_counter.reset()
+    rest = await world.chat(world.ana, "stmt-rest", "¿Qué es un grafo?")
+    assert rest.status_code == 200, rest.text
+    rest_statements = sql_counter.count
+    sql_counter.reset()
+    body = await world.api.gql(minimal, {"s": "stmt-gql", "c": "¿Qué es un grafo?"}, world.ana)
+    assert body == {"data": {"sendMessage": {"interrupted": False}}}
+    assert sql_counter.count == rest_statements, sql_counter.statements
+    # Anonymous and forged callers are still refused.
+    anonymous = await world.api.gql(minimal, {"s": "stmt-anon", "c": "hola"})
+    assert code(anonymous) == "UNAUTHENTICATED"
+    forged = await world.api.gql(minimal, {"s": "stmt-forged", "c": "hola"}, "not-a-token")
+    assert code(forged) == "UNAUTHENTICATED"
