@@ -145,7 +145,7 @@ class ChatSessionType:
     @strawberry.field(description="The subject this belongs to.")
     async def subject(self, info: Info) -> SubjectType | None:
         view = await subject_loaders.subjects(info).load(self.subject_id)
-        return SubjectType.of(view) if view is not None else None
+        return SubjectType.of(view, info) if view is not None else None
 
     @strawberry.field(description="The conversation, oldest first.")
     async def messages(
@@ -173,7 +173,7 @@ class QuizAttemptType:
     @strawberry.field(description="The subject this belongs to.")
     async def subject(self, info: Info) -> SubjectType | None:
         view = await subject_loaders.subjects(info).load(self.subject_id)
-        return SubjectType.of(view) if view is not None else None
+        return SubjectType.of(view, info) if view is not None else None
 
 
 async def quiz_attempts_of(

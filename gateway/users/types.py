@@ -79,7 +79,7 @@ class UserType:
         from gateway.subjects.types import SubjectType
 
         views = await loaders.user_subjects(info).load(self.view.id)
-        return [SubjectType.of(v) for v in views]
+        return [SubjectType.of(v, info) for v in views]
 
     @strawberry.field(description="Quiz results, newest first (the user and admins only).")
     async def quiz_attempts(
