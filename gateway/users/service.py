@@ -126,10 +126,17 @@ async def create(
     return await view(db, user)
 
 
+def loaded_profile(actor: Actor | None) -> UserView | None:
+    """The caller's own profile when it was read with the caller in this request (then `me`
+    needs no session at all), else None."""
+    return require_actor(actor).profile
+
+
 async def me(db: AsyncSession, actor: Actor | None) -> UserView:
+    profile = loaded_profile(actor)
+    if profile is not None:
+        return profile
     actor = require_actor(actor)
-    if actor.profile is not None:  # read with the actor, in this request
-        return actor.profile
     user = await db.get(User, actor.id)
     if user is None:
         raise NotFound("User not found")

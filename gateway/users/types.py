@@ -140,8 +140,11 @@ class UsersQuery:
     @strawberry.field(description="The authenticated user.")
     async def me(self, info: Info) -> UserType:
         actor = await info.context.actor()
-        async with info.context.read() as db:
-            return UserType.of(await service.me(db, actor))
+        profile = service.loaded_profile(actor)
+        if profile is None:  # e.g. over a websocket, whose caller outlives the request
+            async with info.context.read() as db:
+                profile = await service.me(db, actor)
+        return UserType.of(profile)
 
     @strawberry.field(description="Another user's profile (professors and admins).")
     async def user(self, info: Info, username: str) -> UserType:
