@@ -82,11 +82,12 @@ def test_committed_schema_graphql_is_current() -> None:
 async def test_unexpected_errors_are_masked(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug (simulated by breaking the service) never leaks its text or a traceback."""
 
-    async def broken(*_: object, **__: object) -> None:
+    def broken(*_: object, **__: object) -> None:
         raise RuntimeError("secret internals: /etc/passwd")
 
     token = await api.user("gabriel")
-    monkeypatch.setattr(users_service, "me", broken)
+    # Both faces' `me` go through it (REST via users.service.me).
+    monkeypatch.setattr(users_service, "loaded_profile", broken)
     r = await api.client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
     body = await api.gql("{ me { username } }", token=token)
     assert r.status_code == 500 and r.json() == {"detail": "Internal server error"}
