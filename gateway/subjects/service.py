@@ -142,12 +142,16 @@ _STUDENT_COUNT = (
 )
 
 
-def _catalogue(with_professor: bool, with_count: bool) -> Select[tuple[object, ...]]:
+def _subject_rows(with_professor: bool, with_count: bool) -> Select[tuple[object, ...]]:
+    """Subject columns (read by _row), plus the professor's profile and the enrollment count."""
     columns = _SUBJECT_COLUMNS + (_PROFESSOR_COLUMNS if with_professor else ())
     columns += (_STUDENT_COUNT,) if with_count else ()
+    return select(*columns).outerjoin(Professor, Professor.id == Subject.professor_id)
+
+
+def _catalogue(with_professor: bool, with_count: bool) -> Select[tuple[object, ...]]:
     return (
-        select(*columns)
-        .outerjoin(Professor, Professor.id == Subject.professor_id)
+        _subject_rows(with_professor, with_count)
         .order_by(Subject.id)
         .limit(bindparam("limit", type_=Integer()))
         .offset(bindparam("skip", type_=Integer()))
@@ -199,10 +203,8 @@ async def list_subject_rows(
     return [_row(row, with_professor, with_count) for row in rows]
 
 
-_ONE_WITH_COUNT = (
-    select(*_SUBJECT_COLUMNS, _STUDENT_COUNT)
-    .outerjoin(Professor, Professor.id == Subject.professor_id)
-    .where(Subject.id == bindparam("subject_id", type_=String()))
+_ONE_WITH_COUNT = _subject_rows(False, True).where(
+    Subject.id == bindparam("subject_id", type_=String())
 )
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable, Generator
-from typing import Any, Generic, TypeVar
 
 import strawberry
 
 from gateway.analytics.types import SubjectAnalytics, subject_analytics
 from gateway.graphql.context import Info
+from gateway.graphql.deferred import Deferred
 from gateway.graphql.lookahead import node_fields
 from gateway.graphql.pagination import Connection, window
 from gateway.subjects import loaders, service
@@ -19,27 +18,10 @@ from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
 from gateway.subjects.service import SubjectRow
 from gateway.users.types import UserType
 
-T = TypeVar("T")
-
 
 async def _professor(info: Info, professor_id: uuid.UUID) -> UserType | None:
     user = await loaders.users(info).load(professor_id)
     return UserType.of(user, subjects_loaded=False) if user else None
-
-
-class Deferred(Generic[T]):
-    """A field value that is only fetched if graphql-core awaits it, i.e. if the query
-    selected the field. It lets such fields be plain attributes: strawberry resolves those
-    without building an Info object and a resolver call per field and object, which cost
-    ~50 us per field on a page of subjects."""
-
-    __slots__ = ("_start",)
-
-    def __init__(self, start: Callable[[], Awaitable[T]]) -> None:
-        self._start = start
-
-    def __await__(self) -> Generator[Any, None, T]:
-        return self._start().__await__()
 
 
 @strawberry.type(name="Subject")

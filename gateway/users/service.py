@@ -158,6 +158,11 @@ def can_see_email(viewer: Actor | None, user_id: uuid.UUID) -> bool:
     return viewer is not None and (viewer.id == user_id or viewer.role is not Role.STUDENT)
 
 
+def can_see_preferences(viewer: Actor | None, user_id: uuid.UUID) -> bool:
+    """Preferences are the user's own business."""
+    return viewer is not None and viewer.id == user_id
+
+
 async def update_me(db: AsyncSession, actor: Actor | None, changes: ProfileUpdate) -> UserView:
     actor = require_actor(actor)
     user = await db.get(User, actor.id)

@@ -67,7 +67,7 @@ class UserType:
     @strawberry.field(description="Only the user sees their own preferences.")
     async def preferences(self, info: Info) -> Preferences | None:
         viewer = await info.context.actor()
-        if viewer is None or viewer.id != self.view.id:
+        if not service.can_see_preferences(viewer, self.view.id):
             return None
         return Preferences(theme=self.view.theme, notifications=self.view.notifications)
 
