@@ -9,6 +9,7 @@ automatic persisted queries are resolved; and every refusal before execution is 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,11 +18,12 @@ import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -75,7 +77,20 @@ def _token_from(params: dict[str, Any]) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """WebSocket messages go out as text frames: graphql-ws, Apollo, urql, GraphiQL and gql
+    reject binary frames (the HTTP face keeps orjson's bytes)."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GatewayGraphQL(GraphQL[Context, None]):
+    websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
+
     def __init__(self, gateway: Gateway) -> None:
         settings = gateway.settings
         ide = settings.graphql_ide

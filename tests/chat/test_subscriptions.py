@@ -71,7 +71,10 @@ async def subscribe(ws: ClientConnection, session_id: str, op: str = "1") -> Non
 
 
 async def recv(ws: ClientConnection, wait_s: float = 5.0) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), wait_s))
+    frame = await asyncio.wait_for(ws.recv(), wait_s)
+    # Standard clients (graphql-ws, Apollo, urql, gql) reject binary frames outright.
+    assert isinstance(frame, str), f"binary frame: {frame!r}"
+    message: dict[str, Any] = json.loads(frame)
     return message
 
 
