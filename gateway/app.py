@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from gateway import migrate
+from gateway.adapters.socket_leases import SocketLeases, build_leases
 from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import Tokens
 from gateway.bodylimit import BodySizeLimit
@@ -47,6 +48,7 @@ class Gateway:
         self._http: httpx.AsyncClient | None = None
         self._chatbot: Chatbot | None = None
         self._broker: Broker | None = None
+        self._socket_leases: SocketLeases | None = None
         # The chat flow's share of the pool: the overflow stays free for other endpoints.
         self.chat_db = GatedDatabase(self.db, settings.chat_db_slots)
         self.persisted_queries = PersistedQueries(settings)
@@ -61,6 +63,11 @@ class Gateway:
         assert self._broker is not None, "Gateway.start() was not called"
         return self._broker
 
+    @property
+    def socket_leases(self) -> SocketLeases:
+        assert self._socket_leases is not None, "Gateway.start() was not called"
+        return self._socket_leases
+
     async def start(self) -> None:
         if self.settings.should_auto_migrate:
             log.info("applying migrations to %s", self.settings.database_url)
@@ -69,10 +76,13 @@ class Gateway:
         self._http = build_http_client(self.settings)
         self._chatbot = Chatbot(self._http, self.settings)
         self._broker = build_broker(self.settings.redis_url)
+        self._socket_leases = build_leases(self.settings.redis_url)
 
     async def stop(self) -> None:
         if self._broker is not None:
             await self._broker.close()
+        if self._socket_leases is not None:
+            await self._socket_leases.close()
         if self._http is not None:
             await self._http.aclose()
         await self.persisted_queries.close()

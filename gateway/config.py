@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     graphql_ide: bool | None = None  # None: on except in production
     graphql_introspection: bool | None = None  # None: on except in production
     max_page_size: int = Field(default=100, ge=1, le=1000)
+    # GraphQL over WebSocket (gateway/graphql/ws.py)
+    graphql_ws_legacy: bool | None = None  # the older graphql-ws subprotocol; None: off in prod
+    ws_max_sockets_per_user: int = Field(default=10, ge=1)
+    ws_max_operations_per_socket: int = Field(default=20, ge=1)
+    # An open socket re-reads its caller this often: a deleted account's socket is closed.
+    ws_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     # Operations (gateway/ratelimit.py, gateway/observability/, gateway/app.py)
     rate_limit_enabled: bool = True

@@ -231,6 +231,8 @@ class GraphQLRateLimit(SchemaExtension):
         document = ec.graphql_document
         if document is not None and context is not None:
             counts = operation_counts(root_fields(document, ec.operation_name))
+            if getattr(context, "admitted", False):  # a WebSocket operation, counted already
+                counts.pop(Category.DEFAULT, None)
             try:
                 await context.gateway.rate_limits.check(
                     context.request.scope, context.token, counts

@@ -27,6 +27,8 @@ class Context:
     response: Any = None
     token: str | None = None
     loaders: dict[str, Any] = field(default_factory=dict)
+    # Set when the WebSocket layer has already counted this operation against the rate limit.
+    admitted: bool = False
     _actor_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _actor_loaded: bool = False
     _actor_value: Actor | None = None
@@ -53,6 +55,13 @@ class Context:
                         actor = await auth.actor_from_token(db, self.gateway.tokens, self.token)
                 self._actor_value, self._actor_loaded = actor, True
         return self._actor_value
+
+    async def fresh_actor(self) -> Actor | None:
+        """The caller read again now (a long-lived subscription re-checks it per event)."""
+        if not self.token:
+            return None
+        async with self.gateway.db.read() as db:
+            return await auth.actor_from_token(db, self.gateway.tokens, self.token)
 
     def caller(self) -> Actor | TokenClaims | None:
         """The caller as a one-statement operation wants it (sendMessage): the actor when

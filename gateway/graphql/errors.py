@@ -55,13 +55,23 @@ def format_error(error: GraphQLError, executing: bool = False) -> GraphQLError:
 
 class DomainErrors(SchemaExtension):
     executing = False
+    streamed = False
 
     def on_execute(self) -> Iterator[None]:
         self.executing = True
         yield
 
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # WebSocket operations send each result as it is yielded, before on_operation ends.
+        self.streamed = True
+        if getattr(result, "errors", None):
+            result.errors = [format_error(e, self.executing) for e in result.errors]
+        yield
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
+        if self.streamed:
+            return
         if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
             result.errors = [format_error(e, self.executing) for e in result.errors]

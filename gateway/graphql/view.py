@@ -8,9 +8,6 @@ automatic persisted queries are resolved; and every refusal before execution is 
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,19 +15,24 @@ import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.websockets import WebSocket, WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.errors import DomainError
 from gateway.graphql.context import Context, bearer_token
 from gateway.graphql.persisted import PersistedQueryError
 from gateway.graphql.schema import build_schema
+from gateway.graphql.ws import (
+    LegacyWSHandler,
+    SocketContext,
+    TextWebSocketAdapter,
+    TransportWSHandler,
+)
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -59,50 +61,30 @@ def error_response(message: str, code: str, status: int) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-@dataclass
-class WsContext(Context):
-    """A websocket's context lives as long as the socket: the caller is fixed at
-    connection_init, and subscriptions end when the token that opened it expires."""
-
-    connection_params: dict[str, Any] | None = None
-    token_expires_at: float | None = None
-
-
-def _token_from(params: dict[str, Any]) -> str | None:
-    for key in ("Authorization", "authorization"):
-        value = params.get(key)
-        if isinstance(value, str):
-            return bearer_token(value)
-    token = params.get("token")
-    return token if isinstance(token, str) and token else None
-
-
-class TextWebSocketAdapter(ASGIWebSocketAdapter):
-    """WebSocket messages go out as text frames: graphql-ws, Apollo, urql, GraphiQL and gql
-    reject binary frames (the HTTP face keeps orjson's bytes)."""
-
-    async def send_json(self, message: Mapping[str, object]) -> None:
-        try:
-            await self.ws.send_text(orjson.dumps(message).decode())
-        except WebSocketDisconnect as exc:
-            raise WebSocketDisconnected from exc
-
-
 class GatewayGraphQL(GraphQL[Context, None]):
-    websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = TextWebSocketAdapter
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, gateway: Gateway) -> None:
         settings = gateway.settings
         ide = settings.graphql_ide
         if ide is None:
             ide = settings.env != "production"
+        legacy_ws = settings.graphql_ws_legacy
+        if legacy_ws is None:
+            legacy_ws = settings.env != "production"
+        protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,) + ((GRAPHQL_WS_PROTOCOL,) if legacy_ws else ())
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if ide else None,
             allow_queries_via_get=True,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            subscription_protocols=protocols,
+            # The older protocol's keep-alive ("ka"), which its clients expect behind proxies.
+            keep_alive=True,
+            keep_alive_interval=20,
             multipart_uploads_enabled=False,
-            max_subscriptions_per_connection=20,
+            max_subscriptions_per_connection=settings.ws_max_operations_per_socket,
             allowed_origins=tuple(settings.cors_origins),
             connection_init_wait_timeout=timedelta(seconds=10),
         )
@@ -110,7 +92,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.max_json_depth = settings.graphql_max_json_depth
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        cls = WsContext if isinstance(request, WebSocket) else Context
+        cls = SocketContext if isinstance(request, WebSocket) else Context
         return cls(
             gateway=self.gateway,
             request=request,
@@ -119,21 +101,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """graphql-transport-ws connection_init: payload {"Authorization": "Bearer ..."} or
-        {"token": "..."} (or the upgrade request's header). No valid token: close 4403."""
-        assert isinstance(context, WsContext)
-        token = _token_from(context.connection_params or {}) or context.token
-        if not token:
-            raise ConnectionRejectionError({"reason": "Not authenticated"})
+        """connection_init: authenticate the socket (see gateway/graphql/ws.py); a refusal
+        closes it with 4403 (graphql-transport-ws) or sends connection_error (graphql-ws)."""
+        assert isinstance(context, SocketContext)
         try:
-            claims = self.gateway.tokens.verify(token)
-            context.token = token
-            actor = await context.require_actor()
-            # The socket outlives this read: `me` over it must re-read, not reuse the profile.
-            context._actor_value = dataclasses.replace(actor, profile=None)
+            await context.open()
         except DomainError as exc:
-            raise ConnectionRejectionError({"reason": exc.detail}) from exc
-        context.token_expires_at = float(claims.expires_at)
+            raise ConnectionRejectionError(
+                {"message": exc.detail, "extensions": {"code": exc.code, **exc.extensions}}
+            ) from exc
         return await super().on_ws_connect(context)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
@@ -499,18 +499,38 @@ async def answer_question(
     )
 
 
-async def message_events(
-    database: Database | GatedDatabase, broker: Broker, actor: Actor | None, session_id: str
+async def watch_messages(
+    database: Database | GatedDatabase,
+    broker: Broker,
+    actor: Actor | None,
+    session_id: str,
+    reread_caller: Callable[[], Awaitable[Actor | None]],
 ) -> AsyncGenerator[MessageView, None]:
-    """Messages of one of the caller's sessions as they are stored (by any process)."""
+    """Messages of one of the caller's sessions as they are stored (by any process).
+
+    Access is checked now, so a refusal comes before any event; the stream then re-reads the
+    caller and re-checks access before delivering each event, so a deleted account, an expired
+    token or a session that is no longer theirs ends it (with that error)."""
     actor = require_actor(actor)
     session_id = check_session_id(session_id)
     async with database.read() as db:
         await _owned(db, actor, session_id)
+    return _message_events(database, broker, session_id, reread_caller)
+
+
+async def _message_events(
+    database: Database | GatedDatabase,
+    broker: Broker,
+    session_id: str,
+    reread_caller: Callable[[], Awaitable[Actor | None]],
+) -> AsyncGenerator[MessageView, None]:
     async with broker.subscribe(channel(session_id)) as queue:
         while True:
             event = await queue.get()
+            actor = require_actor(await reread_caller())
             # Ids are client-chosen: a deleted-then-recreated id may belong to someone else.
             if event.get("user_id") != str(actor.id):
                 continue
+            async with database.read() as db:
+                await _owned(db, actor, session_id)
             yield MessageView.model_validate(event["message"])

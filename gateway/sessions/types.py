@@ -3,10 +3,8 @@ translate; every rule is in sessions.service)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import enum
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncGenerator, Sequence
@@ -14,10 +12,8 @@ from contextlib import aclosing
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
-from gateway.errors import DomainError
 from gateway.graphql.context import Context, Info
 from gateway.graphql.pagination import Connection, window
 from gateway.sessions import service
@@ -32,8 +28,6 @@ from gateway.sessions.schemas import (
 )
 from gateway.subjects import loaders as subject_loaders
 from gateway.subjects.types import SubjectType
-
-TOKEN_EXPIRED = 4401
 
 
 @strawberry.enum
@@ -306,16 +300,6 @@ class SessionsMutation:
         return DeleteSessionPayload(session_id=input.session_id, deleted=True)
 
 
-async def _close_expired(context: Context) -> None:
-    """Hasura's manners: the server hangs up when the token that opened the socket expires."""
-    close = getattr(context.request, "close", None)
-    if close is not None:
-        await close(code=TOKEN_EXPIRED, reason="Token expired")
-    # Returning would make strawberry send "complete" on the closed socket; the handler's
-    # shutdown cancels this operation once the client acknowledges the close.
-    await asyncio.Future()
-
-
 @strawberry.type
 class SessionsSubscription:
     @strawberry.subscription(
@@ -326,22 +310,15 @@ class SessionsSubscription:
     ) -> AsyncGenerator[ChatMessageType, None]:
         context = info.context
         gw = context.gateway
-        actor = await context.actor()
-        expires_at: float | None = getattr(context, "token_expires_at", None)
-        events = service.message_events(gw.db, gw.broker, actor, session_id)
-        async with aclosing(events):
-            while True:
-                remaining = None if expires_at is None else expires_at - time.time()
-                if remaining is not None and remaining <= 0:
-                    await _close_expired(context)
-                    return
-                try:
-                    async with asyncio.timeout(remaining):
-                        view = await anext(events)
-                except TimeoutError:
-                    await _close_expired(context)
-                    return
-                except DomainError as exc:
-                    # Subscription errors bypass the DomainErrors extension: code them here.
-                    raise GraphQLError(exc.detail, extensions={"code": exc.code}) from exc
-                yield ChatMessageType.of(view)
+        events = await service.watch_messages(
+            gw.db, gw.broker, await context.actor(), session_id, context.fresh_actor
+        )
+        return _messages(events)
+
+
+async def _messages(
+    events: AsyncGenerator[MessageView, None],
+) -> AsyncGenerator[ChatMessageType, None]:
+    async with aclosing(events):
+        async for view in events:
+            yield ChatMessageType.of(view)
