@@ -17,7 +17,7 @@ from gateway.auth.actor import Actor, require_actor
 from gateway.auth.tokens import TokenClaims
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 
 @dataclass

@@ -19,7 +19,7 @@ from gateway.system.rest import router as system_info_router
 from gateway.users.rest import router as users_router
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 ROUTERS = (
     auth_router,

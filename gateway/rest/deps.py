@@ -13,7 +13,7 @@ from gateway.auth import service as auth
 from gateway.auth.actor import Actor
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 bearer = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 
