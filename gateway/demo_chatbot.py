@@ -1,4 +1,4 @@
-"""A tiny stand-in for the tutor service, speaking shared/chatbot-upstream.md.
+"""A tiny stand-in for the tutor service, speaking docs/chatbot-upstream.md.
 
 It echoes questions, runs a three-question quiz when asked for a quiz/test, and ends it with a
 real `Puntuación: X/N (P%)` line plus the structured score. No LLM, no state on disk:

@@ -1,4 +1,4 @@
-"""The upstream tutor's HTTP client: the wire contract of shared/chatbot-upstream.md.
+"""The upstream tutor's HTTP client: the wire contract of docs/chatbot-upstream.md.
 
 One shared httpx.AsyncClient (owned by the Gateway) carries every call. Every failure becomes
 one of three domain errors; the upstream's own body never reaches our clients."""
