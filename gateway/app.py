@@ -19,6 +19,7 @@ from gateway.auth.tokens import Tokens
 from gateway.bodylimit import BodySizeLimit
 from gateway.config import Settings
 from gateway.db import Database
+from gateway.graphql.ide import ASSETS_URL, GraphiQLAssets
 from gateway.graphql.persisted import PersistedQueries
 from gateway.graphql.view import GatewayGraphQL
 from gateway.middleware import CatchAll
@@ -50,6 +51,7 @@ class Gateway:
         # The chat flow's share of the pool: the overflow stays free for other endpoints.
         self.chat_db = GatedDatabase(self.db, settings.chat_db_slots)
         self.persisted_queries = PersistedQueries(settings)
+        self.graphiql_assets = GraphiQLAssets(settings.graphiql_assets_dir)
 
     @property
     def chatbot(self) -> Chatbot:
@@ -111,9 +113,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await gateway.stop()
 
+    # GraphiQL's files are served only where the IDE is (not in production by default).
+    ide_routes = (
+        [Route(f"{ASSETS_URL}/{{path:path}}", gateway.graphiql_assets.serve, methods=["GET"])]
+        if graphql.graphql_ide
+        else []
+    )
     app = Starlette(
         routes=[
             Route("/metrics", metrics.metrics_endpoint, methods=["GET"]),
+            *ide_routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Mount("/", app=build_rest_app(gateway)),
