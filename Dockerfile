@@ -1,4 +1,12 @@
 # The gateway image: `gateway serve` as a non-root user, with a readiness healthcheck.
+
+# GraphiQL's npm packages, as pinned in graphiql_packages.json, packed by npm (its registry
+# settings apply). The gateway stage checks their sha512 before unpacking them.
+FROM node:20-slim AS graphiql-packages
+WORKDIR /packages
+COPY gateway/graphql/graphiql_packages.json /tmp/
+RUN npm pack --silent $(node -p "require('/tmp/graphiql_packages.json').packages.map(p => p.name + '@' + p.version).join(' ')")
+
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,7 +25,12 @@ WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
 COPY gateway ./gateway
 COPY migrations ./migrations
-RUN pip install -e . && mkdir -p /tmp/gateway-metrics && chown gateway:gateway /tmp/gateway-metrics
+COPY --from=graphiql-packages /packages /tmp/graphiql-packages
+# GraphiQL's files land in gateway/static/graphiql, so /graphql works offline when the IDE is on.
+RUN pip install -e . \
+    && gateway fetch-graphiql-assets --tarballs /tmp/graphiql-packages \
+    && rm -rf /tmp/graphiql-packages \
+    && mkdir -p /tmp/gateway-metrics && chown gateway:gateway /tmp/gateway-metrics
 
 USER gateway
 EXPOSE 8000

@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from gateway.bodylimit import BodySizeLimit
 from gateway.config import Settings
+from gateway.graphql.ide import ASSETS_URL
 from gateway.graphql.view import GatewayGraphQL
 from gateway.middleware import CatchAll
 from gateway.observability import metrics
@@ -55,9 +56,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await gateway.stop()
 
+    # GraphiQL's files are served only where the IDE is (not in production by default).
+    ide_routes = (
+        [Route(f"{ASSETS_URL}/{{path:path}}", gateway.graphiql_assets.serve, methods=["GET"])]
+        if graphql.graphql_ide
+        else []
+    )
     app = Starlette(
         routes=[
             Route("/metrics", metrics.metrics_endpoint, methods=["GET"]),
+            *ide_routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Mount("/", app=build_rest_app(gateway)),

@@ -1,4 +1,5 @@
-"""`gateway` command line: serve, migrate, create-admin, seed-demo, export-schema, demo-chatbot."""
+"""`gateway` command line: serve, migrate, create-admin, seed-demo, export-schema, demo-chatbot,
+fetch-graphiql-assets."""
 
 from __future__ import annotations
 
@@ -154,6 +155,25 @@ def _demo_chatbot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fetch_graphiql_assets(args: argparse.Namespace) -> int:
+    from gateway.graphql.ide import DEFAULT_ASSETS_DIR, pinned_packages
+    from gateway.graphql.ide_fetch import AssetFetchError, fetch
+
+    packages = pinned_packages()
+    if args.print_specs:
+        print("\n".join(p.spec for p in packages))
+        return 0
+    destination = args.dest or Settings().graphiql_assets_dir or DEFAULT_ASSETS_DIR
+    try:
+        written = fetch(packages, destination, args.tarballs)
+    except AssetFetchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for folder in written:
+        print(f"installed {folder}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="gateway", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
@@ -202,6 +222,29 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     demo.set_defaults(func=_demo_chatbot)
+
+    assets = sub.add_parser(
+        "fetch-graphiql-assets",
+        help="install GraphiQL's pinned npm packages (checked by sha512) where /graphql serves "
+        "them from, so the IDE works offline",
+    )
+    assets.add_argument(
+        "--tarballs",
+        type=Path,
+        help="a folder of tarballs made with `npm pack` (e.g. on another machine) instead of "
+        "running npm here",
+    )
+    assets.add_argument(
+        "--dest",
+        type=Path,
+        help="default: $GATEWAY_GRAPHIQL_ASSETS_DIR, else gateway/static/graphiql",
+    )
+    assets.add_argument(
+        "--print-specs",
+        action="store_true",
+        help="print the pinned packages (name@version) for `npm pack` and exit",
+    )
+    assets.set_defaults(func=_fetch_graphiql_assets)
     return root
 
 

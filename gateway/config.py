@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     graphql_apq_cache_size: int = Field(default=1000, ge=1)
     graphql_apq_ttl_seconds: int = Field(default=86_400, ge=1, description="Redis entry lifetime")
     graphql_ide: bool | None = None  # None: on except in production
+    # Where `gateway fetch-graphiql-assets` puts GraphiQL's files (None: gateway/static/graphiql).
+    graphiql_assets_dir: Path | None = None
     graphql_introspection: bool | None = None  # None: on except in production
     max_page_size: int = Field(default=100, ge=1, le=1000)
     # GraphQL over WebSocket (gateway/graphql/ws.py)

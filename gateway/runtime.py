@@ -16,6 +16,7 @@ from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import Tokens
 from gateway.config import Settings
 from gateway.db import Database
+from gateway.graphql.ide import GraphiQLAssets
 from gateway.graphql.persisted import PersistedQueries
 from gateway.observability import metrics
 from gateway.ratelimit import RateLimits
@@ -44,6 +45,7 @@ class Gateway:
         # The chat flow's share of the pool: the overflow stays free for other endpoints.
         self.chat_db = GatedDatabase(self.db, settings.chat_db_slots)
         self.persisted_queries = PersistedQueries(settings)
+        self.graphiql_assets = GraphiQLAssets(settings.graphiql_assets_dir)
 
     @property
     def chatbot(self) -> Chatbot:

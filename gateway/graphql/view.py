@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -131,6 +131,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)  # strawberry's default is the stdlib json module: 4x slower
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        # Our page (gateway/graphql/ide.py): assets from this server, not strawberry's CDN.
+        return self.gateway.graphiql_assets.page(request)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A persisted-query GET carries no `query` either: it is an operation, not a browser.
