@@ -36,7 +36,7 @@ class AdminQuery:
         role: Role | None = None,  # type: ignore[valid-type]
         first: int = 50,
         after: str | None = None,
-    ) -> Connection[UserType]:
+    ) -> Connection[UserType] | None:
         limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
         actor = await info.context.actor()
         async with info.context.read() as db:

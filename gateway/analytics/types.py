@@ -112,7 +112,7 @@ class AnalyticsQuery:
         subject_id: str | None = None,
         first: int = 20,
         after: str | None = None,
-    ) -> Connection[Student]:
+    ) -> Connection[Student] | None:
         limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
         actor = await info.context.actor()
         async with info.context.read() as db:

@@ -261,7 +261,7 @@ class SessionsQuery:
         return Connection.of([ChatSessionType.of(s) for s in found], first=limit, offset=offset)
 
     @strawberry.field(description="One of your sessions.")
-    async def session(self, info: Info, id: str) -> ChatSessionType:
+    async def session(self, info: Info, id: str) -> ChatSessionType | None:
         actor = await info.context.actor()
         async with info.context.read() as db:
             return ChatSessionType.of(await service.get_session(db, actor, id))

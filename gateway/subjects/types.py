@@ -74,14 +74,14 @@ class SubjectType:
     @strawberry.field(description="Enrolled students by username (its professor and admins).")
     async def students(
         self, info: Info, first: int = 20, after: str | None = None
-    ) -> Connection[UserType]:
+    ) -> Connection[UserType] | None:
         limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
         service.require_staff(await info.context.actor(), self.view.professor_id)
         found = await loaders.students(info).load((self.view.id, limit + 1, offset))
         return Connection.of([UserType.of(u) for u in found], first=limit, offset=offset)
 
     @strawberry.field(description="Figures about the subject (its professor and admins).")
-    async def analytics(self, info: Info) -> SubjectAnalytics:
+    async def analytics(self, info: Info) -> SubjectAnalytics | None:
         return await subject_analytics(info, self.view)
 
 
@@ -161,7 +161,7 @@ class SubjectsQuery:
         return Connection.of(nodes, first=limit, offset=offset)
 
     @strawberry.field(description="One subject by code.")
-    async def subject(self, info: Info, id: str) -> SubjectType:
+    async def subject(self, info: Info, id: str) -> SubjectType | None:
         actor = await info.context.actor()
         async with info.context.read() as db:
             return SubjectType.of(await service.get_subject_view(db, actor, id), info)

@@ -84,7 +84,9 @@ class UserType:
     @strawberry.field(description="Quiz results, newest first (the user and admins only).")
     async def quiz_attempts(
         self, info: Info, first: int = 20, after: str | None = None
-    ) -> Connection[Annotated[QuizAttemptType, strawberry.lazy("gateway.sessions.types")]]:
+    ) -> (
+        Connection[Annotated[QuizAttemptType, strawberry.lazy("gateway.sessions.types")]] | None
+    ):
         from gateway.sessions.types import quiz_attempts_of
 
         return await quiz_attempts_of(info, self.view.id, first, after)
@@ -147,7 +149,7 @@ class UsersQuery:
         return UserType.of(profile)
 
     @strawberry.field(description="Another user's profile (professors and admins).")
-    async def user(self, info: Info, username: str) -> UserType:
+    async def user(self, info: Info, username: str) -> UserType | None:
         actor = await info.context.actor()
         async with info.context.read() as db:
             return UserType.of(await service.get_user(db, actor, username))
