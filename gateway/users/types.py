@@ -84,9 +84,7 @@ class UserType:
     @strawberry.field(description="Quiz results, newest first (the user and admins only).")
     async def quiz_attempts(
         self, info: Info, first: int = 20, after: str | None = None
-    ) -> (
-        Connection[Annotated[QuizAttemptType, strawberry.lazy("gateway.sessions.types")]] | None
-    ):
+    ) -> Connection[Annotated[QuizAttemptType, strawberry.lazy("gateway.sessions.types")]] | None:
         from gateway.sessions.types import quiz_attempts_of
 
         return await quiz_attempts_of(info, self.view.id, first, after)

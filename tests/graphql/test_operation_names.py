@@ -9,6 +9,6 @@ from gateway.ratelimit import AUTH_FIELDS, CHAT_FIELDS
 def test_rate_limited_fields_are_real_mutations() -> None:
     mutation = build_schema()._schema.mutation_type
     assert mutation is not None
-    assert set(CHAT_FIELDS | AUTH_FIELDS) <= set(mutation.fields), (
-        set(CHAT_FIELDS | AUTH_FIELDS) - set(mutation.fields)
-    )
+    assert set(CHAT_FIELDS | AUTH_FIELDS) <= set(mutation.fields), set(
+        CHAT_FIELDS | AUTH_FIELDS
+    ) - set(mutation.fields)
