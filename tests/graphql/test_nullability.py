@@ -34,7 +34,7 @@ async def test_refused_lookups_and_admin_roots_are_null_with_their_error(api: Ap
       me { username }
       a: subject(id: "NOPE") { name }
       b: subject(id: "INF001") { name students { nodes { username } } }
-      c: user(username: "prof_ana") { username }
+      c: user(id: "prof_ana") { username }
       users(first: 1) { nodes { username } }
       myStudents(first: 1) { nodes { username } }
       me2: me { quizAttempts { nodes { percentage } } }
