@@ -155,3 +155,20 @@ async def test_a_genuine_cursor_pages_on(world: CursorWorld) -> None:
             connection = connection[key]
         assert connection["pageInfo"]["hasPreviousPage"] is True, name
         assert len(connection["edges"]) == 1, name
+
+
+async def test_subjects_paging_survives_inserts_before_the_cursor(world: CursorWorld) -> None:
+    first = await world.fetch("subjects", None)
+    page = first["data"]["subjects"]
+    assert page["pageInfo"]["hasNextPage"] is True
+    r = await world.api.client.post(
+        "/subjects",
+        json={"subject_id": "AAA1", "name": "First"},
+        headers=bearer(world.tokens["admin"]),
+    )
+    assert r.status_code == 201
+    query = "query($after: String) { subjects(first: 5, after: $after) { nodes { code } } }"
+    rest = await world.api.gql(
+        query, {"after": page["pageInfo"]["endCursor"]}, token=world.tokens["gabriel"]
+    )
+    assert [n["code"] for n in rest["data"]["subjects"]["nodes"]] == ["INF002", "MAT002"]
