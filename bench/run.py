@@ -44,7 +44,7 @@ NODE_VERSION = "22"
 # ---- the three operations, as each contender spells them ----------------------------------
 
 GQL_PROFILE = (
-    "query Profile { me { username email fullName role subjectIds "
+    "query Profile { me { username email fullName role subjectCodes "
     "preferences { theme notifications } } }"
 )
 GQL_SUBJECTS = (
@@ -52,7 +52,7 @@ GQL_SUBJECTS = (
     "studentCount } } }"
 )
 GQL_ANALYTICS = (
-    "query Analytics($id: String!) { subject(id: $id) { analytics { totalStudents activeStudents "
+    "query Analytics($id: ID!) { subject(id: $id) { analytics { totalStudents activeStudents "
     "averageTestScore studentProgress(first: 100) { nodes { username testCount averageScore "
     "lastActivity } } } } }"
 )
@@ -114,7 +114,7 @@ def rest_ops() -> dict[str, Op]:
 def graphql_ops(body: Any = gql) -> dict[str, Op]:
     v = {"id": BIG}
     return {
-        "profile": Op("POST", "/graphql", body(GQL_PROFILE), "student", '"subjectIds"'),
+        "profile": Op("POST", "/graphql", body(GQL_PROFILE), "student", '"subjectCodes"'),
         "subjects page": Op("POST", "/graphql", body(GQL_SUBJECTS), "student", '"studentCount"'),
         "analytics": Op(
             "POST", "/graphql", body(GQL_ANALYTICS, v), "professor", '"studentProgress"'

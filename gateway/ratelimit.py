@@ -58,7 +58,7 @@ UNLIMITED_ROUTES = frozenset(
     {"/health", "/health/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
 AUTH_FIELDS = frozenset({"login", "register"})
-CHAT_FIELDS = frozenset({"sendMessage", "answerQuestion", "resumeChat"})
+CHAT_FIELDS = frozenset({"sendMessage", "answerQuestion"})
 
 
 def _storage(settings: Settings) -> Storage:

@@ -80,7 +80,7 @@ SELECT md5('student' || (1 + (random() * ({STUDENTS} - 1))::int))::uuid, '{SUBJE
 FROM (SELECT i, (random() * 10)::int AS c FROM generate_series(1, {ATTEMPTS}) AS i) AS g;
 """
 
-GRAPHQL = """query($id: String!, $first: Int!) { subject(id: $id) { analytics {
+GRAPHQL = """query($id: ID!, $first: Int!) { subject(id: $id) { analytics {
   totalStudents activeStudents averageTestScore
   studentProgress(first: $first) { nodes { username testCount averageScore lastActivity } }
 } } }"""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, text
+import datetime as dt
+import uuid
+
+from sqlalchemy import and_, delete, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.actor import Actor, require_role
@@ -21,10 +24,21 @@ async def list_users(
     *,
     role: Role | str | None,
     limit: int,
-    skip: int,
+    skip: int = 0,
+    after: tuple[dt.datetime, str] | None = None,
 ) -> list[UserView]:
+    """Every account, oldest first. `after`: (created_at, username) of the last account
+    already seen (keyset paging)."""
     require_role(actor, Role.ADMIN)
     query = select(User).order_by(User.created_at, User.username).limit(limit).offset(skip)
+    if after is not None:
+        created_at, username = after
+        query = query.where(
+            or_(
+                User.created_at > created_at,
+                and_(User.created_at == created_at, User.username > username),
+            )
+        )
     if role is not None:
         query = query.where(User.role == _role(role).value)
     return await users.views(db, list(await db.scalars(query)))
@@ -40,8 +54,9 @@ async def _other_admins_locked(db: AsyncSession, user: User) -> int:
     return sum(1 for uid in ids if uid != user.id)
 
 
-async def _target(db: AsyncSession, username: str) -> User:
-    user = await users.by_username(db, username)
+async def _target(db: AsyncSession, who: str | uuid.UUID) -> User:
+    """The account by username or by id."""
+    user = await (db.get(User, who) if isinstance(who, uuid.UUID) else users.by_username(db, who))
     if user is None:
         raise NotFound("User not found")
     return user
@@ -55,7 +70,7 @@ def _role(value: Role | str) -> Role:
 
 
 async def set_role(
-    db: AsyncSession, actor: Actor | None, username: str, new_role: Role | str
+    db: AsyncSession, actor: Actor | None, username: str | uuid.UUID, new_role: Role | str
 ) -> UserView:
     require_role(actor, Role.ADMIN)
     role = _role(new_role)
@@ -69,12 +84,16 @@ async def set_role(
     return await users.view(db, user)
 
 
-async def delete_user(db: AsyncSession, actor: Actor | None, username: str) -> None:
+async def delete_user(
+    db: AsyncSession, actor: Actor | None, username: str | uuid.UUID
+) -> uuid.UUID:
+    """Deletes the account; returns its id."""
     require_role(actor, Role.ADMIN)
     user = await _target(db, username)
     if user.role == Role.ADMIN.value and await _other_admins_locked(db, user) == 0:
         raise InvalidInput(LAST_ADMIN)
     await db.execute(delete(User).where(User.id == user.id))
+    return user.id
 
 
 async def create_user(db: AsyncSession, passwords: Passwords, data: RegisterInput) -> UserView:

@@ -6,56 +6,67 @@ import strawberry
 
 from gateway.admin import service
 from gateway.graphql.context import Info
-from gateway.graphql.pagination import Connection, window
+from gateway.graphql.pagination import USERS, Connection, page
+from gateway.graphql.relay import global_id, user_ref
 from gateway.users.types import Role, UserPayload, UserType
+
+_USER = "A User id or username."
 
 
 @strawberry.input
 class SetUserRoleInput:
-    username: str
+    user_id: strawberry.ID = strawberry.field(description=_USER)
     role: Role  # type: ignore[valid-type]
 
 
 @strawberry.input
 class DeleteUserInput:
-    username: str
+    user_id: strawberry.ID = strawberry.field(description=_USER)
 
 
 @strawberry.type
 class DeleteUserPayload:
-    username: str
+    deleted_id: strawberry.ID = strawberry.field(description="The deleted User's id.")
     deleted: bool
+
+
+def _by_creation(user: UserType) -> tuple[object, str]:
+    return (user.created_at, user.username)
 
 
 @strawberry.type
 class AdminQuery:
-    @strawberry.field(description="Every account, oldest first (admins only).")
+    @strawberry.field(description="Every account, oldest first (admins only; null for others).")
     async def users(
         self,
         info: Info,
         role: Role | None = None,  # type: ignore[valid-type]
         first: int = 50,
         after: str | None = None,
-    ) -> Connection[UserType]:
-        limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
+    ) -> Connection[UserType] | None:
+        request = page(info, USERS, first, after, info.context.gateway.settings.max_page_size)
         actor = await info.context.actor()
         async with info.context.read() as db:
-            found = await service.list_users(db, actor, role=role, limit=limit + 1, skip=offset)
-        return Connection.of([UserType.of(u) for u in found], first=limit, offset=offset)
+            found = await service.list_users(
+                db, actor, role=role, limit=request.fetch, after=request.after
+            )
+        return Connection.of([UserType.of(u) for u in found], request, _by_creation)
 
 
 @strawberry.type
 class AdminMutation:
     @strawberry.mutation(description="Change a user's role (admins only).")
     async def set_user_role(self, info: Info, input: SetUserRoleInput) -> UserPayload:
+        who = user_ref(input.user_id, "userId")
         actor = await info.context.actor()
         async with info.context.transaction() as db:
-            user = await service.set_role(db, actor, input.username, input.role)
+            user = await service.set_role(db, actor, who, input.role)
         return UserPayload(user=UserType.of(user))
 
     @strawberry.mutation(description="Delete an account and everything it owns (admins only).")
     async def delete_user(self, info: Info, input: DeleteUserInput) -> DeleteUserPayload:
+        who = user_ref(input.user_id, "userId")
         actor = await info.context.actor()
         async with info.context.transaction() as db:
-            await service.delete_user(db, actor, input.username)
-        return DeleteUserPayload(username=input.username, deleted=True)
+            deleted = await service.delete_user(db, actor, who)
+        return DeleteUserPayload(deleted_id=global_id("User", deleted), deleted=True)

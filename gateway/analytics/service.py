@@ -37,6 +37,7 @@ from gateway.subjects import service as subjects
 from gateway.subjects.models import Enrollment, Subject
 from gateway.subjects.schemas import StudentView, SubjectView
 from gateway.users.models import Role, User
+from gateway.users.schemas import UserView
 
 PROGRESS_DEFAULT_PAGE = 100
 PROGRESS_MAX_PAGE = 1000
@@ -156,11 +157,13 @@ async def student_progress(
     subject_id: str,
     *,
     limit: int,
-    skip: int,
+    skip: int = 0,
+    after: str = "",
     known: SubjectView | None = None,
 ) -> list[Progress]:
+    """`after`: only students whose username sorts after it (keyset paging)."""
     subject = await authorize(db, actor, subject_id, known=known)
-    return await _progress(db, subject.id, limit=limit, skip=skip)
+    return await _progress(db, subject.id, limit=limit, skip=skip, after=after)
 
 
 def _progress_statement() -> Select[str, int, Decimal | None, dt.datetime | None]:
@@ -170,6 +173,8 @@ def _progress_statement() -> Select[str, int, Decimal | None, dt.datetime | None
         select(User.id, User.username)
         .join(Enrollment, Enrollment.student_id == User.id)
         .where(Enrollment.subject_id == sid)
+        # Keyset: GraphQL pages after a username (its cursor), REST after "" with an offset.
+        .where(User.username > bindparam("after", type_=String()))
         .order_by(User.username)
         .limit(bindparam("limit", type_=Integer()))
         .offset(bindparam("skip", type_=Integer()))
@@ -208,8 +213,10 @@ def _progress_statement() -> Select[str, int, Decimal | None, dt.datetime | None
 PROGRESS = _progress_statement()
 
 
-async def _progress(db: AsyncSession, sid: str, *, limit: int, skip: int) -> list[Progress]:
-    rows = await db.execute(PROGRESS, {"sid": sid, "limit": limit, "skip": skip})
+async def _progress(
+    db: AsyncSession, sid: str, *, limit: int, skip: int, after: str = ""
+) -> list[Progress]:
+    rows = await db.execute(PROGRESS, {"sid": sid, "limit": limit, "skip": skip, "after": after})
     return [
         Progress(
             username=username,
@@ -243,10 +250,12 @@ async def my_students(
     *,
     subject_id: str | None = None,
     limit: int,
-    skip: int,
+    skip: int = 0,
+    after: str | None = None,
 ) -> list[StudentView]:
     """Students enrolled in the caller's subjects (every subject for admins), by username.
-    `enrolled_subjects` lists only the subjects the caller may see (their own; all for admins)."""
+    `enrolled_subjects` lists only the subjects the caller may see (their own; all for admins).
+    `after`: only students whose username sorts after it (keyset paging)."""
     actor = require_role(
         actor, Role.PROFESSOR, Role.ADMIN, detail="Insufficient permissions (not professor)"
     )
@@ -260,15 +269,10 @@ async def my_students(
         subject = await subjects.get_subject(db, subject_id)
         subjects.require_staff(actor, subject.professor_id)
         wanted = Enrollment.subject_id == subject_id
-    page = list(
-        await db.scalars(
-            select(User)
-            .where(User.id.in_(select(Enrollment.student_id).where(wanted)))
-            .order_by(User.username)
-            .limit(limit)
-            .offset(skip)
-        )
-    )
+    students = select(User).where(User.id.in_(select(Enrollment.student_id).where(wanted)))
+    if after is not None:
+        students = students.where(User.username > after)
+    page = list(await db.scalars(students.order_by(User.username).limit(limit).offset(skip)))
     codes: dict[uuid.UUID, list[str]] = defaultdict(list)
     if page:
         rows = await db.execute(
@@ -285,6 +289,7 @@ async def my_students(
             full_name=u.full_name,
             email=u.email,
             enrolled_subjects=codes[u.id],
+            user=UserView.model_validate(u),
         )
         for u in page
     ]

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from gateway.analytics import service
 from gateway.graphql.context import Info
-from gateway.graphql.pagination import Connection, window
+from gateway.graphql.pagination import (
+    MY_STUDENTS,
+    STUDENT_PROGRESS,
+    Connection,
+    Page,
+    PageInfo,
+    page,
+)
+from gateway.graphql.relay import Node, global_id, optional_key
 from gateway.subjects.schemas import StudentView, SubjectView
+from gateway.users.types import UserType
+
+if TYPE_CHECKING:
+    from gateway.subjects.types import SubjectType
 
 
-@strawberry.type
+@strawberry.type(
+    description="One enrolled student's figures in a subject; an embedded value (no id)."
+)
 class StudentProgress:
     username: str
     test_count: int
@@ -20,9 +35,13 @@ class StudentProgress:
     last_activity: dt.datetime | None
 
 
+def _by_username(progress: StudentProgress) -> tuple[str]:
+    return (progress.username,)
+
+
 @strawberry.type
-class SubjectAnalytics:
-    subject_id: str
+class SubjectAnalytics(Node):
+    subject_code: str
     name: str
     total_students: int
     active_students: int = strawberry.field(
@@ -33,28 +52,42 @@ class SubjectAnalytics:
         description="Mean quiz percentage in the subject (0-100, 1 decimal); null without attempts."
     )
 
-    subject: strawberry.Private[SubjectView]
+    subject_view: strawberry.Private[SubjectView]
 
     @classmethod
     def of(cls, summary: service.Summary, subject: SubjectView) -> SubjectAnalytics:
         return cls(
-            subject_id=summary.subject_id,
+            id=global_id("SubjectAnalytics", summary.subject_id),
+            subject_code=summary.subject_id,
             name=summary.name,
             total_students=summary.total_students,
             active_students=summary.active_students,
             average_test_score=summary.average_test_score,
-            subject=subject,
+            subject_view=subject,
         )
+
+    @strawberry.field(description="The subject these figures are about.")
+    async def subject(
+        self, info: Info
+    ) -> Annotated[SubjectType, strawberry.lazy("gateway.subjects.types")]:
+        from gateway.subjects.types import SubjectType
+
+        return SubjectType.of(self.subject_view, info)
 
     @strawberry.field(description="Enrolled students by username, one page at a time.")
     async def student_progress(
         self, info: Info, first: int = service.PROGRESS_DEFAULT_PAGE, after: str | None = None
     ) -> Connection[StudentProgress]:
-        limit, offset = window(first, after, service.PROGRESS_MAX_PAGE)
+        request = page(info, STUDENT_PROGRESS, first, after, service.PROGRESS_MAX_PAGE)
         actor = await info.context.actor()
         async with info.context.read() as db:
             rows = await service.student_progress(
-                db, actor, self.subject_id, limit=limit + 1, skip=offset, known=self.subject
+                db,
+                actor,
+                self.subject_code,
+                limit=request.fetch,
+                after=request.after[0] if request.after else "",
+                known=self.subject_view,
             )
         nodes = [
             StudentProgress(
@@ -65,11 +98,12 @@ class SubjectAnalytics:
             )
             for r in rows
         ]
-        return Connection.of(nodes, first=limit, offset=offset)
+        return Connection.of(nodes, request, _by_username)
 
 
 async def subject_analytics(info: Info, subject: SubjectView) -> SubjectAnalytics:
-    """Subject.analytics: `subject` was read by the parent field in this request."""
+    """Subject.analytics and node(id:) for a SubjectAnalytics: `subject` was read in this
+    request (the parent field, or the Subject lookup)."""
     actor = await info.context.actor()
     async with info.context.read() as db:
         summary = await service.summary(
@@ -83,40 +117,72 @@ async def subject_analytics(info: Info, subject: SubjectView) -> SubjectAnalytic
 
 
 @strawberry.type
-class Student:
-    username: str
-    full_name: str
-    email: str
-    enrolled_subjects: list[str] = strawberry.field(
+class StudentEdge:
+    cursor: str
+    node: UserType
+    subject_codes: list[str] = strawberry.field(
         description="The student's subjects among those the viewer teaches (all for admins)."
     )
 
-    @classmethod
-    def of(cls, view: StudentView) -> Student:
-        return cls(
-            username=view.username,
-            full_name=view.full_name,
-            email=view.email,
-            enrolled_subjects=view.enrolled_subjects,
+
+@strawberry.type(description="Students as User nodes; what depends on the viewer is on the edge.")
+class StudentConnection:
+    items: strawberry.Private[list[StudentView]]
+    more: strawberry.Private[bool]
+    request: strawberry.Private[Page]
+
+    def _cursor(self, student: StudentView) -> str:
+        return self.request.cursor((student.username,))
+
+    @strawberry.field
+    def edges(self) -> list[StudentEdge]:
+        return [
+            StudentEdge(
+                cursor=self._cursor(s),
+                node=UserType.of(s.user, subjects_loaded=False),
+                subject_codes=s.enrolled_subjects,
+            )
+            for s in self.items
+        ]
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        return PageInfo(
+            has_next_page=self.more,
+            has_previous_page=self.request.after is not None,
+            start_cursor=self._cursor(self.items[0]) if self.items else None,
+            end_cursor=self._cursor(self.items[-1]) if self.items else None,
         )
+
+    @strawberry.field
+    def nodes(self) -> list[UserType]:
+        return [UserType.of(s.user, subjects_loaded=False) for s in self.items]
 
 
 @strawberry.type
 class AnalyticsQuery:
     @strawberry.field(
-        description="Students enrolled in your subjects (professors; admins see every student)."
+        description="Students enrolled in your subjects (professors; admins see every student; "
+        "null for others)."
     )
     async def my_students(
         self,
         info: Info,
-        subject_id: str | None = None,
+        subject_id: strawberry.ID | None = None,
         first: int = 20,
         after: str | None = None,
-    ) -> Connection[Student]:
-        limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
+    ) -> StudentConnection | None:
+        request = page(info, MY_STUDENTS, first, after, info.context.gateway.settings.max_page_size)
+        code = optional_key(subject_id, "Subject", "subjectId")
         actor = await info.context.actor()
         async with info.context.read() as db:
             found = await service.my_students(
-                db, actor, subject_id=subject_id, limit=limit + 1, skip=offset
+                db,
+                actor,
+                subject_id=code,
+                limit=request.fetch,
+                after=request.after[0] if request.after else None,
             )
-        return Connection.of([Student.of(s) for s in found], first=limit, offset=offset)
+        return StudentConnection(
+            items=found[: request.size], more=len(found) > request.size, request=request
+        )

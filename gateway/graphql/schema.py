@@ -15,16 +15,26 @@ from gateway.analytics.types import AnalyticsQuery
 from gateway.config import Settings
 from gateway.graphql.errors import DomainErrors
 from gateway.graphql.limits import QueryLimits
+from gateway.graphql.nodes import NodeQuery
 from gateway.observability.graphql import GraphQLObservability
 from gateway.ratelimit import GraphQLRateLimit
-from gateway.sessions.types import SessionsMutation, SessionsQuery, SessionsSubscription
-from gateway.subjects.types import SubjectsMutation, SubjectsQuery
+from gateway.sessions.types import (
+    ChatMessageType,
+    ChatSessionType,
+    QuizAttemptType,
+    SessionsMutation,
+    SessionsQuery,
+    SessionsSubscription,
+)
+from gateway.subjects.types import SubjectsMutation, SubjectsQuery, SubjectType
 from gateway.system.types import SystemQuery
-from gateway.users.types import UsersMutation, UsersQuery
+from gateway.users.types import UsersMutation, UsersQuery, UserType
 
 
 @strawberry.type
-class Query(UsersQuery, AdminQuery, SubjectsQuery, AnalyticsQuery, SessionsQuery, SystemQuery):
+class Query(
+    NodeQuery, UsersQuery, AdminQuery, SubjectsQuery, AnalyticsQuery, SessionsQuery, SystemQuery
+):
     pass
 
 
@@ -61,6 +71,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions.append(DisableIntrospection)
     return GatewaySchema(
         query=Query,
+        # Every Node type, even one no field returns directly, so node(id:) can answer it.
+        types=[SubjectType, UserType, ChatSessionType, ChatMessageType, QuizAttemptType],
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,

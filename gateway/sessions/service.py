@@ -6,13 +6,14 @@ a second short transaction. A failed call leaves the message stored and marked "
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, Table, delete, func, insert, select, update
+from sqlalchemy import Select, Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
@@ -109,14 +110,59 @@ async def get_session(db: AsyncSession, actor: Actor | None, session_id: str) ->
     return await _owned(db, actor, check_session_id(session_id))
 
 
+async def get_sessions(
+    db: AsyncSession, actor: Actor | None, session_ids: Sequence[str]
+) -> list[SessionView | DomainError]:
+    """Several sessions in one statement (GraphQL `session` and `node` batches): per id its
+    view or the error get_session would raise for it alone."""
+    actor = require_actor(actor)
+    checked: list[str | DomainError] = []
+    for session_id in session_ids:
+        try:
+            checked.append(check_session_id(session_id))
+        except DomainError as exc:
+            checked.append(exc)
+    ids = [s for s in checked if isinstance(s, str)]
+    found = {}
+    if ids:
+        rows = await db.execute(_sessions().where(ChatSession.id.in_(ids)))
+        found = {session.id: (session, username, n) for session, username, n in rows}
+    result: list[SessionView | DomainError] = []
+    for item in checked:
+        if isinstance(item, DomainError):
+            result.append(item)
+        elif item not in found:
+            result.append(NotFound("Session not found"))
+        elif found[item][0].user_id != actor.id:
+            result.append(Forbidden(NOT_YOURS))
+        else:
+            result.append(_view(*found[item]))
+    return result
+
+
 async def list_sessions(
-    db: AsyncSession, actor: Actor | None, *, subject: str | None, limit: int, skip: int
+    db: AsyncSession,
+    actor: Actor | None,
+    *,
+    subject: str | None,
+    limit: int,
+    skip: int = 0,
+    after: tuple[dt.datetime, str] | None = None,
 ) -> list[SessionView]:
-    """The caller's own sessions, most recently active first, message counts from SQL."""
+    """The caller's own sessions, most recently active first, message counts from SQL.
+    `after`: (last_active, id) of the last session already seen (keyset paging)."""
     actor = require_actor(actor)
     query = _sessions().where(ChatSession.user_id == actor.id)
     if subject:
         query = query.where(ChatSession.subject_id == subject)
+    if after is not None:
+        last_active, session_id = after
+        query = query.where(
+            or_(
+                ChatSession.last_active < last_active,
+                and_(ChatSession.last_active == last_active, ChatSession.id > session_id),
+            )
+        )
     query = query.order_by(ChatSession.last_active.desc(), ChatSession.id).limit(limit).offset(skip)
     return [_view(s, username, n) for s, username, n in await db.execute(query)]
 
@@ -130,10 +176,11 @@ async def list_messages(
 
 
 async def messages_of(
-    db: AsyncSession, session_ids: Sequence[str], *, limit: int, skip: int
+    db: AsyncSession, session_ids: Sequence[str], *, limit: int, skip: int = 0, after_id: int = 0
 ) -> dict[str, list[MessageView]]:
     """One page of messages for each of several (already authorised) sessions, oldest first,
-    in ONE statement: a window function numbers each session's messages."""
+    in ONE statement: a window function numbers each session's messages. `after_id`: only
+    messages after this one (keyset paging)."""
     if not session_ids:
         return {}
     ranked = (
@@ -143,7 +190,7 @@ async def messages_of(
             .over(partition_by=Message.session_id, order_by=Message.id)
             .label("rn"),
         )
-        .where(Message.session_id.in_(list(session_ids)))
+        .where(Message.session_id.in_(list(session_ids)), Message.id > after_id)
         .subquery()
     )
     msg = aliased(Message, ranked)
@@ -158,21 +205,83 @@ async def messages_of(
     return found
 
 
-async def list_quiz_attempts(
-    db: AsyncSession, actor: Actor | None, user_id: uuid.UUID, *, limit: int, skip: int
-) -> list[QuizAttemptView]:
-    """A user's quiz results, newest first: visible to that user and to admins."""
-    actor = require_actor(actor)
+def _check_sees_attempts(actor: Actor, user_id: uuid.UUID) -> None:
     if actor.id != user_id and actor.role is not Role.ADMIN:
         raise Forbidden("Only the user and admins see quiz attempts")
+
+
+async def list_quiz_attempts(
+    db: AsyncSession,
+    actor: Actor | None,
+    user_id: uuid.UUID,
+    *,
+    limit: int,
+    skip: int = 0,
+    after: tuple[dt.datetime, int] | None = None,
+) -> list[QuizAttemptView]:
+    """A user's quiz results, newest first: visible to that user and to admins. `after`:
+    (created_at, id) of the last attempt already seen (keyset paging)."""
+    actor = require_actor(actor)
+    _check_sees_attempts(actor, user_id)
+    query = select(QuizAttempt).where(QuizAttempt.user_id == user_id)
+    if after is not None:
+        created_at, attempt_id = after
+        query = query.where(
+            or_(
+                QuizAttempt.created_at < created_at,
+                and_(QuizAttempt.created_at == created_at, QuizAttempt.id < attempt_id),
+            )
+        )
     rows = await db.scalars(
-        select(QuizAttempt)
-        .where(QuizAttempt.user_id == user_id)
-        .order_by(QuizAttempt.created_at.desc(), QuizAttempt.id.desc())
+        query.order_by(QuizAttempt.created_at.desc(), QuizAttempt.id.desc())
         .limit(limit)
         .offset(skip)
     )
     return [QuizAttemptView.model_validate(a) for a in rows]
+
+
+async def get_quiz_attempts(
+    db: AsyncSession, actor: Actor | None, attempt_ids: Sequence[int]
+) -> list[QuizAttemptView | DomainError]:
+    """Attempts by id in one statement (GraphQL `node`), with list_quiz_attempts' rule."""
+    actor = require_actor(actor)
+    rows = await db.scalars(select(QuizAttempt).where(QuizAttempt.id.in_(set(attempt_ids))))
+    found = {a.id: a for a in rows}
+    result: list[QuizAttemptView | DomainError] = []
+    for attempt_id in attempt_ids:
+        attempt = found.get(attempt_id)
+        if attempt is None:
+            result.append(NotFound("Quiz attempt not found"))
+            continue
+        try:
+            _check_sees_attempts(actor, attempt.user_id)
+            result.append(QuizAttemptView.model_validate(attempt))
+        except DomainError as exc:
+            result.append(exc)
+    return result
+
+
+async def get_messages(
+    db: AsyncSession, actor: Actor | None, message_ids: Sequence[int]
+) -> list[MessageView | DomainError]:
+    """Messages by id in one statement (GraphQL `node`): the rule of their session (only its
+    owner reads it; get_session's errors)."""
+    actor = require_actor(actor)
+    rows = await db.execute(
+        select(Message, ChatSession.user_id)
+        .join(ChatSession, ChatSession.id == Message.session_id)
+        .where(Message.id.in_(set(message_ids)))
+    )
+    found = {message.id: (message, owner) for message, owner in rows}
+    result: list[MessageView | DomainError] = []
+    for message_id in message_ids:
+        if message_id not in found:
+            result.append(NotFound("Message not found"))
+        elif found[message_id][1] != actor.id:
+            result.append(Forbidden(NOT_YOURS))
+        else:
+            result.append(MessageView.model_validate(found[message_id][0]))
+    return result
 
 
 # --- changing a session --------------------------------------------------------------------

@@ -14,8 +14,11 @@ from typing import Any
 import strawberry
 from strawberry.dataloader import DataLoader
 
+from gateway.errors import DomainError
 from gateway.graphql.context import Context, Info
-from gateway.graphql.pagination import Connection, window
+from gateway.graphql.dataloaders import request_loader
+from gateway.graphql.pagination import MESSAGES, QUIZ_ATTEMPTS, SESSIONS, Connection, page
+from gateway.graphql.relay import Node, global_id, key_of, optional_key
 from gateway.sessions import service
 from gateway.sessions.schemas import (
     ChatInput,
@@ -45,29 +48,33 @@ class MessageStatus(enum.Enum):
 
 
 @strawberry.type(name="ChatMessage")
-class ChatMessageType:
-    id: strawberry.ID
-    session_id: str
+class ChatMessageType(Node):
+    session_id: str = strawberry.field(description="The session's id (its client-chosen UUID).")
     role: MessageRole
     content: str
     status: MessageStatus = strawberry.field(
         description="user messages: SENT, then ANSWERED or FAILED; tutor messages: OK"
     )
     created_at: dt.datetime
+    view_id: strawberry.Private[int]
 
     @classmethod
     def of(cls, view: MessageView) -> ChatMessageType:
         return cls(
-            id=strawberry.ID(str(view.id)),
+            id=global_id("ChatMessage", view.id),
             session_id=view.session_id,
             role=MessageRole(view.role),
             content=view.content,
             status=MessageStatus(view.status),
             created_at=view.created_at,
+            view_id=view.id,
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Embedded in its ChatSession (no id): Apollo needs "
+    "`PendingQuestion: { merge: true }`."
+)
 class PendingQuestion:
     action: str
     question_num: int
@@ -86,7 +93,7 @@ class PendingQuestion:
         )
 
 
-_Key = tuple[str, int, int]  # session id, limit, offset
+_Key = tuple[str, int, int]  # session id, limit, after message id
 
 
 def _messages_loader(context: Context) -> DataLoader[_Key, list[MessageView]]:
@@ -94,14 +101,14 @@ def _messages_loader(context: Context) -> DataLoader[_Key, list[MessageView]]:
 
     async def load(keys: Sequence[_Key]) -> list[list[MessageView]]:
         windows: defaultdict[tuple[int, int], list[str]] = defaultdict(list)
-        for session_id, limit, offset in keys:
-            windows[(limit, offset)].append(session_id)
+        for session_id, limit, after_id in keys:
+            windows[(limit, after_id)].append(session_id)
         found: dict[_Key, list[MessageView]] = {}
         async with context.gateway.db.read() as db:
-            for (limit, offset), ids in windows.items():
-                pages = await service.messages_of(db, ids, limit=limit, skip=offset)
-                for session_id, page in pages.items():
-                    found[(session_id, limit, offset)] = page
+            for (limit, after_id), ids in windows.items():
+                pages = await service.messages_of(db, ids, limit=limit, after_id=after_id)
+                for session_id, rows in pages.items():
+                    found[(session_id, limit, after_id)] = rows
         return [found.get(key, []) for key in keys]
 
     loader = context.loaders.get("session_messages")
@@ -111,9 +118,9 @@ def _messages_loader(context: Context) -> DataLoader[_Key, list[MessageView]]:
 
 
 @strawberry.type(name="ChatSession")
-class ChatSessionType:
-    id: strawberry.ID
-    subject_id: str
+class ChatSessionType(Node):
+    session_id: str = strawberry.field(description="The client-chosen UUID of the session.")
+    subject_code: str
     title: str
     created_at: dt.datetime
     last_active: dt.datetime
@@ -126,8 +133,9 @@ class ChatSessionType:
     @classmethod
     def of(cls, view: SessionView) -> ChatSessionType:
         return cls(
-            id=strawberry.ID(view.id),
-            subject_id=view.subject_id,
+            id=global_id("ChatSession", view.id),
+            session_id=view.id,
+            subject_code=view.subject_id,
             title=view.title,
             created_at=view.created_at,
             last_active=view.last_active,
@@ -138,35 +146,58 @@ class ChatSessionType:
 
     @strawberry.field(description="The subject this belongs to.")
     async def subject(self, info: Info) -> SubjectType | None:
-        view = await subject_loaders.subjects(info).load(self.subject_id)
+        view = await subject_loaders.subjects(info).load(self.subject_code)
         return SubjectType.of(view, info) if view is not None else None
 
     @strawberry.field(description="The conversation, oldest first.")
     async def messages(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[ChatMessageType]:
-        limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
-        rows = await _messages_loader(info.context).load((str(self.id), limit + 1, offset))
-        return Connection.of([ChatMessageType.of(m) for m in rows], first=limit, offset=offset)
+        request = page(info, MESSAGES, first, after, info.context.gateway.settings.max_page_size)
+        after_id = request.after[0] if request.after else 0
+        rows = await _messages_loader(info.context).load((self.session_id, request.fetch, after_id))
+        return Connection.of([ChatMessageType.of(m) for m in rows], request, _by_message_id)
+
+
+def _by_message_id(message: ChatMessageType) -> tuple[int]:
+    return (message.view_id,)
+
+
+def _by_activity(session: ChatSessionType) -> tuple[dt.datetime, str]:
+    return (session.last_active, session.session_id)
+
+
+def _by_attempt_time(attempt: QuizAttemptType) -> tuple[dt.datetime, int]:
+    return (attempt.created_at, attempt.view_id)
 
 
 @strawberry.type(name="QuizAttempt")
-class QuizAttemptType:
-    id: strawberry.ID
-    subject_id: str
+class QuizAttemptType(Node):
+    subject_code: str
     session_id: str | None
     correct: int
     total: int
     percentage: float
     created_at: dt.datetime
 
+    view_id: strawberry.Private[int]
+
     @classmethod
     def of(cls, view: QuizAttemptView) -> QuizAttemptType:
-        return cls(id=strawberry.ID(str(view.id)), **view.model_dump(exclude={"id"}))
+        return cls(
+            id=global_id("QuizAttempt", view.id),
+            subject_code=view.subject_id,
+            session_id=view.session_id,
+            correct=view.correct,
+            total=view.total,
+            percentage=view.percentage,
+            created_at=view.created_at,
+            view_id=view.id,
+        )
 
     @strawberry.field(description="The subject this belongs to.")
     async def subject(self, info: Info) -> SubjectType | None:
-        view = await subject_loaders.subjects(info).load(self.subject_id)
+        view = await subject_loaders.subjects(info).load(self.subject_code)
         return SubjectType.of(view, info) if view is not None else None
 
 
@@ -174,36 +205,83 @@ async def quiz_attempts_of(
     info: Info, user_id: uuid.UUID, first: int, after: str | None
 ) -> Connection[QuizAttemptType]:
     """Resolver body for User.quizAttempts (declared on the User type)."""
-    limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
+    request = page(info, QUIZ_ATTEMPTS, first, after, info.context.gateway.settings.max_page_size)
     actor = await info.context.actor()
     async with info.context.read() as db:
-        found = await service.list_quiz_attempts(db, actor, user_id, limit=limit + 1, skip=offset)
-    return Connection.of([QuizAttemptType.of(a) for a in found], first=limit, offset=offset)
+        found = await service.list_quiz_attempts(
+            db, actor, user_id, limit=request.fetch, after=request.after
+        )
+    return Connection.of([QuizAttemptType.of(a) for a in found], request, _by_attempt_time)
+
+
+async def _sessions(context: Context, ids: Sequence[str]) -> Sequence[SessionView | DomainError]:
+    actor = await context.actor()
+    async with context.read() as db:
+        return await service.get_sessions(db, actor, ids)
+
+
+async def session_node(info: Info, session_id: str) -> ChatSessionType:
+    """Query.session and node(id:) for a ChatSession: one batch, get_sessions' rule."""
+    loader = request_loader(info.context, "sessions.lookup", _sessions)
+    return ChatSessionType.of(await loader.load(session_id))
+
+
+async def _messages(context: Context, ids: Sequence[int]) -> Sequence[MessageView | DomainError]:
+    actor = await context.actor()
+    async with context.read() as db:
+        return await service.get_messages(db, actor, ids)
+
+
+async def message_node(info: Info, message_id: int) -> ChatMessageType:
+    loader = request_loader(info.context, "messages.lookup", _messages)
+    return ChatMessageType.of(await loader.load(message_id))
+
+
+async def _attempts(
+    context: Context, ids: Sequence[int]
+) -> Sequence[QuizAttemptView | DomainError]:
+    actor = await context.actor()
+    async with context.read() as db:
+        return await service.get_quiz_attempts(db, actor, ids)
+
+
+async def quiz_attempt_node(info: Info, attempt_id: int) -> QuizAttemptType:
+    loader = request_loader(info.context, "attempts.lookup", _attempts)
+    return QuizAttemptType.of(await loader.load(attempt_id))
+
+
+def session_key(value: str, argument: str = "sessionId") -> str:
+    return key_of(value, "ChatSession", argument)
+
+
+_SESSION = "A ChatSession id or the session's UUID."
 
 
 @strawberry.input
 class SendMessageInput:
-    session_id: str
-    subject_id: str
+    session_id: strawberry.ID = strawberry.field(
+        description=_SESSION + " A new UUID creates the session."
+    )
+    subject_id: strawberry.ID = strawberry.field(description="A Subject id or code.")
     content: str
 
 
 @strawberry.input
 class AnswerQuestionInput:
-    session_id: str
+    session_id: strawberry.ID = strawberry.field(description=_SESSION)
     answer: str
     question_index: int
 
 
 @strawberry.input
 class RenameSessionInput:
-    session_id: str
+    session_id: strawberry.ID = strawberry.field(description=_SESSION)
     title: str
 
 
 @strawberry.input
 class DeleteSessionInput:
-    session_id: str
+    session_id: strawberry.ID = strawberry.field(description=_SESSION)
 
 
 @strawberry.type
@@ -236,6 +314,7 @@ class SessionPayload:
 
 @strawberry.type
 class DeleteSessionPayload:
+    deleted_id: strawberry.ID = strawberry.field(description="The deleted ChatSession's id.")
     session_id: str
     deleted: bool
 
@@ -244,21 +323,24 @@ class DeleteSessionPayload:
 class SessionsQuery:
     @strawberry.field(description="Your chat sessions, most recently active first.")
     async def sessions(
-        self, info: Info, subject: str | None = None, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        subject_id: strawberry.ID | None = None,
+        first: int = 20,
+        after: str | None = None,
     ) -> Connection[ChatSessionType]:
-        limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
+        request = page(info, SESSIONS, first, after, info.context.gateway.settings.max_page_size)
+        code = optional_key(subject_id, "Subject", "subjectId")
         actor = await info.context.actor()
         async with info.context.read() as db:
             found = await service.list_sessions(
-                db, actor, subject=subject, limit=limit + 1, skip=offset
+                db, actor, subject=code, limit=request.fetch, after=request.after
             )
-        return Connection.of([ChatSessionType.of(s) for s in found], first=limit, offset=offset)
+        return Connection.of([ChatSessionType.of(s) for s in found], request, _by_activity)
 
-    @strawberry.field(description="One of your sessions.")
-    async def session(self, info: Info, id: str) -> ChatSessionType:
-        actor = await info.context.actor()
-        async with info.context.read() as db:
-            return ChatSessionType.of(await service.get_session(db, actor, id))
+    @strawberry.field(description="One of your sessions, by global id or by its UUID.")
+    async def session(self, info: Info, id: strawberry.ID) -> ChatSessionType | None:
+        return await session_node(info, session_key(id, "id"))
 
 
 @strawberry.type
@@ -266,7 +348,11 @@ class SessionsMutation:
     @strawberry.mutation(description="Send a message to the tutor (creates the session).")
     async def send_message(self, info: Info, input: SendMessageInput) -> ChatPayload:
         data = ChatInput.model_validate(
-            {"id": input.session_id, "asignatura": input.subject_id, "content": input.content}
+            {
+                "id": session_key(input.session_id),
+                "asignatura": key_of(input.subject_id, "Subject", "subjectId"),
+                "content": input.content,
+            }
         )
         gw = info.context.gateway
         caller = info.context.caller()
@@ -280,7 +366,7 @@ class SessionsMutation:
         gw = info.context.gateway
         actor = await info.context.actor()
         result = await service.answer_question(
-            gw.chat_db, gw.chatbot, gw.broker, actor, input.session_id, data
+            gw.chat_db, gw.chatbot, gw.broker, actor, session_key(input.session_id), data
         )
         return ChatPayload.of(result)
 
@@ -289,15 +375,18 @@ class SessionsMutation:
         data = RenameInput.model_validate({"title": input.title})
         actor = await info.context.actor()
         async with info.context.transaction() as db:
-            view = await service.rename_session(db, actor, input.session_id, data)
+            view = await service.rename_session(db, actor, session_key(input.session_id), data)
         return SessionPayload(session=ChatSessionType.of(view))
 
     @strawberry.mutation(description="Delete one of your sessions and its messages.")
     async def delete_session(self, info: Info, input: DeleteSessionInput) -> DeleteSessionPayload:
+        session_id = session_key(input.session_id)
         actor = await info.context.actor()
         async with info.context.transaction() as db:
-            await service.delete_session(db, actor, input.session_id)
-        return DeleteSessionPayload(session_id=input.session_id, deleted=True)
+            await service.delete_session(db, actor, session_id)
+        return DeleteSessionPayload(
+            deleted_id=global_id("ChatSession", session_id), session_id=session_id, deleted=True
+        )
 
 
 @strawberry.type
@@ -306,17 +395,17 @@ class SessionsSubscription:
         description="Messages of one of your sessions as they are stored, from any client."
     )
     async def message_added(
-        self, info: Info, session_id: str
+        self, info: Info, session_id: strawberry.ID
     ) -> AsyncGenerator[ChatMessageType, None]:
         context = info.context
         gw = context.gateway
         events = await service.watch_messages(
-            gw.db, gw.broker, await context.actor(), session_id, context.fresh_actor
+            gw.db, gw.broker, await context.actor(), session_key(session_id), context.fresh_actor
         )
-        return _messages(events)
+        return _as_messages(events)
 
 
-async def _messages(
+async def _as_messages(
     events: AsyncGenerator[MessageView, None],
 ) -> AsyncGenerator[ChatMessageType, None]:
     async with aclosing(events):

@@ -19,7 +19,7 @@ from gateway.users.schemas import UserView
 K = TypeVar("K")
 V = TypeVar("V")
 
-StudentsKey = tuple[str, int, int]  # (subject id, limit, offset)
+StudentsKey = tuple[str, int, str]  # (subject id, limit, after username)
 
 
 def _loader(

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from gateway.users.schemas import UserView
+
 SubjectCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 Name = Annotated[
     str,
@@ -65,3 +67,5 @@ class StudentView(BaseModel):
     full_name: str
     email: str
     enrolled_subjects: list[str]
+    # The whole profile, for faces that show the student as a user (GraphQL: a User node).
+    user: UserView

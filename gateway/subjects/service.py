@@ -18,7 +18,14 @@ from sqlalchemy.orm import aliased
 
 from gateway.auth.actor import Actor, require_actor, require_role
 from gateway.db import utcnow
-from gateway.errors import AlreadyEnrolled, Conflict, Forbidden, InvalidInput, NotFound
+from gateway.errors import (
+    AlreadyEnrolled,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 from gateway.subjects.models import Enrollment, Subject
 from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
 from gateway.users import service as users
@@ -152,6 +159,8 @@ def _subject_rows(with_professor: bool, with_count: bool) -> Select[tuple[object
 def _catalogue(with_professor: bool, with_count: bool) -> Select[tuple[object, ...]]:
     return (
         _subject_rows(with_professor, with_count)
+        # Keyset: GraphQL pages after a code (its cursor), REST after "" with an offset.
+        .where(Subject.id > bindparam("after", type_=String()))
         .order_by(Subject.id)
         .limit(bindparam("limit", type_=Integer()))
         .offset(bindparam("skip", type_=Integer()))
@@ -180,18 +189,22 @@ async def list_subject_rows(
     db: AsyncSession,
     actor: Actor | None,
     *,
-    professor: str | None = None,
+    professor: str | uuid.UUID | None = None,
     search: str | None = None,
     limit: int,
-    skip: int,
+    skip: int = 0,
+    after: str = "",
     with_professor: bool = False,
     with_count: bool = False,
 ) -> list[SubjectRow]:
     """The catalogue, ordered by code; any signed-in user may browse it. With with_professor
-    and with_count the page's professors and enrollment counts come in the same statement."""
+    and with_count the page's professors and enrollment counts come in the same statement.
+    `professor`: a username or a user id; `after`: only codes after this one (keyset)."""
     require_actor(actor)
     query = _CATALOGUE[(with_professor, with_count)]
-    if professor is not None:
+    if isinstance(professor, uuid.UUID):
+        query = query.where(Subject.professor_id == professor)
+    elif professor is not None:
         query = query.where(Professor.username == professor.strip().lower())
     if search:
         if len(search) > MAX_SEARCH or "\x00" in search:
@@ -199,7 +212,7 @@ async def list_subject_rows(
         query = query.where(Subject.name.ilike(f"%{escape_like(search)}%", escape="\\"))
     # Plain columns: Core execution on the session's connection skips the ORM result layer.
     conn = await db.connection()
-    rows = await conn.execute(query, {"limit": limit, "skip": skip})
+    rows = await conn.execute(query, {"limit": limit, "skip": skip, "after": after})
     return [_row(row, with_professor, with_count) for row in rows]
 
 
@@ -236,6 +249,16 @@ async def list_subjects(
 async def get_subject_view(db: AsyncSession, actor: Actor | None, subject_id: str) -> SubjectView:
     require_actor(actor)
     return await _one_view(db, subject_id)
+
+
+async def get_subject_views(
+    db: AsyncSession, actor: Actor | None, subject_ids: Sequence[str]
+) -> list[SubjectView | DomainError]:
+    """Several subjects by code in one statement (GraphQL `subject` and `node` batches): per
+    code its view or the error reading it alone would raise, as get_subject_view."""
+    require_actor(actor)
+    found = await subjects_by_id(db, [s for s in subject_ids if "\x00" not in s])
+    return [found.get(sid) or NotFound("Subject not found") for sid in subject_ids]
 
 
 async def enrolled_subjects(db: AsyncSession, actor: Actor | None) -> list[SubjectView]:
@@ -315,15 +338,16 @@ async def subjects_of_users(
 
 
 async def students_of_subjects(
-    db: AsyncSession, keys: Sequence[tuple[str, int, int]]
-) -> dict[tuple[str, int, int], list[UserView]]:
-    """Pages of enrolled students (by username) for many subjects: one window-function statement
-    per distinct (limit, offset), whatever the number of subjects. Callers check require_staff."""
-    result: dict[tuple[str, int, int], list[UserView]] = {key: [] for key in keys}
-    windows: dict[tuple[int, int], set[str]] = defaultdict(set)
-    for sid, limit, offset in keys:
-        windows[(limit, offset)].add(sid)
-    for (limit, offset), sids in windows.items():
+    db: AsyncSession, keys: Sequence[tuple[str, int, str]]
+) -> dict[tuple[str, int, str], list[UserView]]:
+    """Pages of enrolled students (by username, after a username: keyset) for many subjects:
+    one window-function statement per distinct (limit, after), whatever the number of subjects.
+    Callers check require_staff."""
+    result: dict[tuple[str, int, str], list[UserView]] = {key: [] for key in keys}
+    windows: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for sid, limit, after in keys:
+        windows[(limit, after)].add(sid)
+    for (limit, after), sids in windows.items():
         ranked = (
             select(
                 Enrollment.subject_id,
@@ -333,20 +357,20 @@ async def students_of_subjects(
                 .label("rn"),
             )
             .join(User, User.id == Enrollment.student_id)
-            .where(Enrollment.subject_id.in_(sids))
+            .where(Enrollment.subject_id.in_(sids), User.username > after)
             .subquery()
         )
         rows = (
             await db.execute(
                 select(ranked.c.subject_id, User)
                 .join(User, User.id == ranked.c.student_id)
-                .where(ranked.c.rn > offset, ranked.c.rn <= offset + limit)
+                .where(ranked.c.rn <= limit)
                 .order_by(ranked.c.subject_id, ranked.c.rn)
             )
         ).all()
         views = {v.id: v for v in await users.views(db, [user for _, user in rows])}
         for sid, user in rows:
-            result[(sid, limit, offset)].append(views[user.id])
+            result[(sid, limit, after)].append(views[user.id])
     return result
 
 

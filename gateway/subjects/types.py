@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 
 import strawberry
 
 from gateway.analytics.types import SubjectAnalytics, subject_analytics
-from gateway.graphql.context import Info
+from gateway.errors import DomainError
+from gateway.graphql.context import Context, Info
+from gateway.graphql.dataloaders import request_loader
 from gateway.graphql.deferred import Deferred
 from gateway.graphql.lookahead import node_fields
-from gateway.graphql.pagination import Connection, window
+from gateway.graphql.pagination import STUDENTS, SUBJECTS, Connection, page
+from gateway.graphql.relay import Node, global_id, key_of, user_ref
 from gateway.subjects import loaders, service
 from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
 from gateway.subjects.service import SubjectRow
@@ -25,8 +29,8 @@ async def _professor(info: Info, professor_id: uuid.UUID) -> UserType | None:
 
 
 @strawberry.type(name="Subject")
-class SubjectType:
-    id: strawberry.ID = strawberry.field(description="The subject's code, e.g. INF001.")
+class SubjectType(Node):
+    code: str = strawberry.field(description="The subject's code, e.g. INF001.")
     name: str
     description: str
     guide: str
@@ -57,7 +61,8 @@ class SubjectType:
         else:
             count = Deferred(lambda: loaders.student_counts(info).load(view.id))
         return cls(
-            id=strawberry.ID(view.id),
+            id=global_id("Subject", view.id),
+            code=view.id,
             name=view.name,
             description=view.description,
             guide=view.guide,
@@ -71,48 +76,91 @@ class SubjectType:
     async def enrolled(self, info: Info) -> bool:
         return await loaders.enrolled(info).load(self.view.id)
 
-    @strawberry.field(description="Enrolled students by username (its professor and admins).")
+    @strawberry.field(
+        description="Enrolled students by username (its professor and admins; null otherwise)."
+    )
     async def students(
         self, info: Info, first: int = 20, after: str | None = None
-    ) -> Connection[UserType]:
-        limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
+    ) -> Connection[UserType] | None:
+        request = page(info, STUDENTS, first, after, info.context.gateway.settings.max_page_size)
         service.require_staff(await info.context.actor(), self.view.professor_id)
-        found = await loaders.students(info).load((self.view.id, limit + 1, offset))
-        return Connection.of([UserType.of(u) for u in found], first=limit, offset=offset)
+        after_name = request.after[0] if request.after else ""
+        found = await loaders.students(info).load((self.view.id, request.fetch, after_name))
+        return Connection.of([UserType.of(u) for u in found], request, _by_username)
 
-    @strawberry.field(description="Figures about the subject (its professor and admins).")
-    async def analytics(self, info: Info) -> SubjectAnalytics:
+    @strawberry.field(
+        description="Figures about the subject (its professor and admins; null otherwise)."
+    )
+    async def analytics(self, info: Info) -> SubjectAnalytics | None:
         return await subject_analytics(info, self.view)
+
+
+def _by_username(user: UserType) -> tuple[str]:
+    return (user.username,)
+
+
+def _by_code(subject: SubjectType) -> tuple[str]:
+    return (subject.code,)
+
+
+async def _subjects(context: Context, codes: Sequence[str]) -> Sequence[SubjectView | DomainError]:
+    actor = await context.actor()
+    async with context.read() as db:
+        return await service.get_subject_views(db, actor, codes)
+
+
+async def subject_view(info: Info, code: str) -> SubjectView:
+    """Query.subject and node(id:) for a Subject: one batch, get_subject_views' rule."""
+    return await request_loader(info.context, "subjects.lookup", _subjects).load(code)
+
+
+async def subject_node(info: Info, code: str) -> SubjectType:
+    return SubjectType.of(await subject_view(info, code), info)
+
+
+async def professor_ref(info: Info, value: strawberry.ID | None, argument: str) -> str | None:
+    """A professor argument as the username the service takes (a global id is looked up)."""
+    if value is None:
+        return None
+    ref = user_ref(value, argument)
+    if isinstance(ref, str):
+        return ref
+    user = await loaders.users(info).load(ref)
+    # Unknown id: a name no account can have, so the service refuses it in its usual order
+    # (authorization first, then "Professor not found").
+    return user.username if user is not None else f"#{ref}"
 
 
 @strawberry.input
 class CreateSubjectInput:
-    id: str
+    code: str = strawberry.field(description="The new subject's code, e.g. INF001.")
     name: str
     description: str = ""
     guide: str = ""
-    professor: str | None = strawberry.field(default=None, description="A username.")
+    professor_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The professor: a User id or username."
+    )
 
 
 @strawberry.input
 class UpdateSubjectInput:
-    id: str
+    subject_id: strawberry.ID = strawberry.field(description="A Subject id or code.")
     name: str | None = None
     description: str | None = None
     guide: str | None = None
-    professor: str | None = strawberry.field(
-        default=None, description="Reassign to this professor (admins only)."
+    professor_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Reassign to this professor (admins only): id or username."
     )
 
 
 @strawberry.input
 class DeleteSubjectInput:
-    id: str
+    subject_id: strawberry.ID = strawberry.field(description="A Subject id or code.")
 
 
 @strawberry.input
 class EnrollmentInput:
-    subject_id: str
+    subject_id: strawberry.ID = strawberry.field(description="A Subject id or code.")
 
 
 @strawberry.type
@@ -122,7 +170,8 @@ class SubjectPayload:
 
 @strawberry.type
 class DeleteSubjectPayload:
-    id: str
+    deleted_id: strawberry.ID = strawberry.field(description="The deleted Subject's id.")
+    code: str
     deleted: bool
 
 
@@ -140,10 +189,11 @@ class SubjectsQuery:
         info: Info,
         first: int = 20,
         after: str | None = None,
-        professor: str | None = None,
+        professor_id: strawberry.ID | None = None,
         search: str | None = None,
     ) -> Connection[SubjectType]:
-        limit, offset = window(first, after, info.context.gateway.settings.max_page_size)
+        request = page(info, SUBJECTS, first, after, info.context.gateway.settings.max_page_size)
+        professor = None if professor_id is None else user_ref(professor_id, "professorId")
         wanted = node_fields(info)
         actor = await info.context.actor()
         async with info.context.read() as db:
@@ -152,19 +202,17 @@ class SubjectsQuery:
                 actor,
                 professor=professor,
                 search=search,
-                limit=limit + 1,
-                skip=offset,
+                limit=request.fetch,
+                after=request.after[0] if request.after else "",
                 with_professor="professor" in wanted,
                 with_count="studentCount" in wanted,
             )
         nodes = [SubjectType.of(r.view, info, r) for r in found]
-        return Connection.of(nodes, first=limit, offset=offset)
+        return Connection.of(nodes, request, _by_code)
 
-    @strawberry.field(description="One subject by code.")
-    async def subject(self, info: Info, id: str) -> SubjectType:
-        actor = await info.context.actor()
-        async with info.context.read() as db:
-            return SubjectType.of(await service.get_subject_view(db, actor, id), info)
+    @strawberry.field(description="One subject by global id or code.")
+    async def subject(self, info: Info, id: strawberry.ID) -> SubjectType | None:
+        return await subject_node(info, key_of(id, "Subject", "id"))
 
     @strawberry.field(description="The subjects the viewer is enrolled in.")
     async def enrolled_subjects(self, info: Info) -> list[SubjectType]:
@@ -179,11 +227,11 @@ class SubjectsMutation:
     async def create_subject(self, info: Info, input: CreateSubjectInput) -> SubjectPayload:
         data = SubjectCreate.model_validate(
             {
-                "subject_id": input.id,
+                "subject_id": input.code,
                 "name": input.name,
                 "description": input.description,
                 "guide": input.guide,
-                "professor_id": input.professor,
+                "professor_id": await professor_ref(info, input.professor_id, "professorId"),
             }
         )
         actor = await info.context.actor()
@@ -199,12 +247,13 @@ class SubjectsMutation:
                 "name": input.name,
                 "description": input.description,
                 "guide": input.guide,
-                "professor_id": input.professor,
+                "professor_id": await professor_ref(info, input.professor_id, "professorId"),
             }
         )
+        code = key_of(input.subject_id, "Subject", "subjectId")
         actor = await info.context.actor()
         async with info.context.transaction() as db:
-            view = await service.update_subject(db, actor, input.id, changes)
+            view = await service.update_subject(db, actor, code, changes)
         return SubjectPayload(subject=SubjectType.of(view, info))
 
     @strawberry.mutation(
@@ -212,16 +261,17 @@ class SubjectsMutation:
         "(admins only)."
     )
     async def delete_subject(self, info: Info, input: DeleteSubjectInput) -> DeleteSubjectPayload:
+        code = key_of(input.subject_id, "Subject", "subjectId")
         actor = await info.context.actor()
         async with info.context.transaction() as db:
-            await service.delete_subject(db, actor, input.id)
-        return DeleteSubjectPayload(id=input.id, deleted=True)
+            await service.delete_subject(db, actor, code)
+        return DeleteSubjectPayload(deleted_id=global_id("Subject", code), code=code, deleted=True)
 
     @strawberry.mutation(description="Enroll the viewer (a student) in a subject.")
     async def enroll(self, info: Info, input: EnrollmentInput) -> EnrollmentPayload:
         actor = await info.context.actor()
         async with info.context.transaction() as db:
-            view = await service.enroll(db, actor, input.subject_id)
+            view = await service.enroll(db, actor, key_of(input.subject_id, "Subject", "subjectId"))
         return EnrollmentPayload(
             message=f"Successfully enrolled in {view.id}", subject=SubjectType.of(view, info)
         )
@@ -230,7 +280,9 @@ class SubjectsMutation:
     async def unenroll(self, info: Info, input: EnrollmentInput) -> EnrollmentPayload:
         actor = await info.context.actor()
         async with info.context.transaction() as db:
-            view = await service.unenroll(db, actor, input.subject_id)
+            view = await service.unenroll(
+                db, actor, key_of(input.subject_id, "Subject", "subjectId")
+            )
         return EnrollmentPayload(
             message=f"Successfully unenrolled from {view.id}", subject=SubjectType.of(view, info)
         )

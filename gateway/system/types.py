@@ -7,7 +7,10 @@ import strawberry
 from gateway.graphql.context import Info
 
 
-@strawberry.type
+@strawberry.type(
+    description="The tutor's self-description; an embedded value (no id): Apollo needs "
+    "`SystemInfo: { merge: true }` or `Query.systemInfo: { merge: true }`."
+)
 class SystemInfo:
     version: str
     llm_provider: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import cast
 
 from sqlalchemy import Row, Select, bindparam, func, literal_column, or_, select, union_all
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.actor import Actor, require_actor, require_role
 from gateway.auth.passwords import Passwords
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, DomainError, NotFound
 from gateway.subjects.models import Enrollment, Subject
 from gateway.users.models import Role, User
 from gateway.users.schemas import ProfileUpdate, RegisterInput, UserView
@@ -152,6 +152,45 @@ async def get_user(db: AsyncSession, actor: Actor | None, username: str) -> User
     if user is None:
         raise NotFound("User not found")
     return await view(db, user)
+
+
+async def get_users(
+    db: AsyncSession, actor: Actor | None, refs: Sequence[uuid.UUID | str]
+) -> list[UserView | DomainError]:
+    """Users by id or username (GraphQL `user` and `node` batches), with get_user's rule and
+    errors per user: the caller themself, else professors and admins only."""
+    actor = require_actor(actor)
+    ids = [r for r in refs if isinstance(r, uuid.UUID)]
+    names = [r.strip().lower() for r in refs if isinstance(r, str) and "\x00" not in r]
+    rows: list[User] = []
+    if ids or names:
+        rows = list(
+            await db.scalars(select(User).where(or_(User.id.in_(ids), User.username.in_(names))))
+        )
+    found_views = await views(db, rows)
+    by_id = {v.id: v for v in found_views}
+    by_name = {v.username: v for v in found_views}
+    result: list[UserView | DomainError] = []
+    for ref in refs:
+        is_self = ref == actor.id if isinstance(ref, uuid.UUID) else _same(ref, actor.username)
+        try:
+            if not is_self:
+                require_role(actor, Role.PROFESSOR, Role.ADMIN)
+            view = by_id.get(ref) if isinstance(ref, uuid.UUID) else by_name.get(_norm(ref))
+            if view is None:
+                raise NotFound("User not found")
+            result.append(view)
+        except DomainError as exc:
+            result.append(exc)
+    return result
+
+
+def _norm(username: str) -> str:
+    return username.strip().lower()
+
+
+def _same(username: str, other: str) -> bool:
+    return _norm(username) == other
 
 
 def can_see_email(viewer: Actor | None, user_id: uuid.UUID) -> bool:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from gateway.auth import service as auth
-from gateway.graphql.context import Info
+from gateway.errors import DomainError
+from gateway.graphql.context import Context, Info
+from gateway.graphql.dataloaders import request_loader
 from gateway.graphql.pagination import Connection
+from gateway.graphql.relay import Node, UserRef, global_id, user_ref
 from gateway.users import service
 from gateway.users.models import Role as RoleModel
 from gateway.users.schemas import ProfileUpdate, RegisterInput, UserView
@@ -21,15 +25,16 @@ if TYPE_CHECKING:
 Role = strawberry.enum(RoleModel, name="Role", description="What a user may do.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="Embedded in its User (no id): Apollo needs `Preferences: { merge: true }`."
+)
 class Preferences:
     theme: str
     notifications: bool
 
 
 @strawberry.type(name="User")
-class UserType:
-    id: strawberry.ID
+class UserType(Node):
     username: str
     full_name: str
     role: Role  # type: ignore[valid-type]
@@ -42,7 +47,7 @@ class UserType:
     @classmethod
     def of(cls, view: UserView, *, subjects_loaded: bool = True) -> UserType:
         return cls(
-            id=strawberry.ID(str(view.id)),
+            id=global_id("User", view.id),
             username=view.username,
             full_name=view.full_name,
             role=view.role,
@@ -52,7 +57,7 @@ class UserType:
         )
 
     @strawberry.field(description="Codes of the subjects the user is enrolled in or teaches.")
-    async def subject_ids(self, info: Info) -> list[str]:
+    async def subject_codes(self, info: Info) -> list[str]:
         if self.subjects_loaded:
             return self.view.subjects
         from gateway.subjects import loaders
@@ -81,10 +86,12 @@ class UserType:
         views = await loaders.user_subjects(info).load(self.view.id)
         return [SubjectType.of(v, info) for v in views]
 
-    @strawberry.field(description="Quiz results, newest first (the user and admins only).")
+    @strawberry.field(
+        description="Quiz results, newest first (the user and admins only; null otherwise)."
+    )
     async def quiz_attempts(
         self, info: Info, first: int = 20, after: str | None = None
-    ) -> Connection[Annotated[QuizAttemptType, strawberry.lazy("gateway.sessions.types")]]:
+    ) -> Connection[Annotated[QuizAttemptType, strawberry.lazy("gateway.sessions.types")]] | None:
         from gateway.sessions.types import quiz_attempts_of
 
         return await quiz_attempts_of(info, self.view.id, first, after)
@@ -146,11 +153,24 @@ class UsersQuery:
                 profile = await service.me(db, actor)
         return UserType.of(profile)
 
-    @strawberry.field(description="Another user's profile (professors and admins).")
-    async def user(self, info: Info, username: str) -> UserType:
-        actor = await info.context.actor()
-        async with info.context.read() as db:
-            return UserType.of(await service.get_user(db, actor, username))
+    @strawberry.field(
+        description="A user by global id or username: yourself, or anyone for professors and "
+        "admins."
+    )
+    async def user(self, info: Info, id: strawberry.ID) -> UserType | None:
+        return await user_node(info, user_ref(id, "id"))
+
+
+async def _users(context: Context, refs: Sequence[UserRef]) -> Sequence[UserView | DomainError]:
+    actor = await context.actor()
+    async with context.read() as db:
+        return await service.get_users(db, actor, refs)
+
+
+async def user_node(info: Info, ref: UserRef) -> UserType:
+    """Query.user and node(id:) for a User: one batch, service.get_users' rule."""
+    view = await request_loader(info.context, "users.by_ref", _users).load(ref)
+    return UserType.of(view)
 
 
 @strawberry.type

@@ -8,8 +8,8 @@ from gateway.users.models import Role
 from tests.conftest import Api
 
 SET_ROLE = """
-mutation($u: String!, $r: Role!) {
-  setUserRole(input: {username: $u, role: $r}) { user { username role } }
+mutation($u: ID!, $r: Role!) {
+  setUserRole(input: {userId: $u, role: $r}) { user { username role } }
 }
 """
 
@@ -110,7 +110,7 @@ async def test_role_change_takes_effect_with_an_old_token(api: Api) -> None:
     await api.client.post("/admin/users/prof/role", json={"role": "STUDENT"}, headers=auth(admin))
     # Same token, minted while PROFESSOR: the database now says STUDENT.
     assert (await api.client.get("/users/gabriel", headers=auth(prof))).status_code == 403
-    body = await api.gql('{ user(username: "gabriel") { username } }', token=prof)
+    body = await api.gql('{ user(id: "gabriel") { username } }', token=prof)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     # And a promotion is honoured at once too.
     student = await api.user("stu")
@@ -143,7 +143,7 @@ async def test_last_admin_cannot_be_demoted_or_deleted(api: Api) -> None:
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert (await api.client.delete("/admin/users/admin", headers=auth(admin))).status_code == 400
     gql_delete = await api.gql(
-        'mutation { deleteUser(input: {username: "admin"}) { deleted } }', token=admin
+        'mutation { deleteUser(input: {userId: "admin"}) { deleted } }', token=admin
     )
     assert gql_delete["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     # With a second admin, the first may step down.

@@ -129,9 +129,9 @@ async def test_rest_analytics_errors(api: Api) -> None:
     assert r.status_code == 404 and r.json() == {"detail": "Subject not found"}
 
 
-ANALYTICS = """query($id: String!, $first: Int!, $after: String) {
+ANALYTICS = """query($id: ID!, $first: Int!, $after: String) {
   subject(id: $id) { analytics {
-    subjectId name totalStudents activeStudents averageTestScore
+    subjectCode name totalStudents activeStudents averageTestScore
     studentProgress(first: $first, after: $after) {
       nodes { username testCount averageScore lastActivity }
       pageInfo { hasNextPage endCursor }
@@ -148,7 +148,7 @@ async def test_graphql_analytics_matches_rest(api: Api) -> None:
     body = await api.gql(ANALYTICS, {"id": "INF001", "first": 3}, token=w.ana)
     analytics = body["data"]["subject"]["analytics"]
     assert (
-        analytics["subjectId"],
+        analytics["subjectCode"],
         analytics["name"],
         analytics["totalStudents"],
         analytics["activeStudents"],
@@ -184,7 +184,8 @@ async def test_graphql_analytics_errors(api: Api) -> None:
 
     for token in (w.juan, w.gabriel):
         body = await api.gql(ANALYTICS, {"id": "INF001", "first": 5}, token=token)
-        assert code(body) == "FORBIDDEN" and body["data"] is None
+        assert code(body) == "FORBIDDEN"
+        assert body["data"] == {"subject": {"analytics": None}}
     body = await api.gql(ANALYTICS, {"id": "INF001", "first": 1001}, token=w.ana)
     assert code(body) == "BAD_USER_INPUT"
     body = await api.gql(ANALYTICS, {"id": "NOPE", "first": 5}, token=w.ana)
@@ -236,9 +237,9 @@ async def test_professor_students_errors(api: Api) -> None:
     assert r.status_code == 422
 
 
-MY_STUDENTS = """query($subjectId: String, $first: Int!, $after: String) {
+MY_STUDENTS = """query($subjectId: ID, $first: Int!, $after: String) {
   myStudents(subjectId: $subjectId, first: $first, after: $after) {
-    nodes { username fullName email enrolledSubjects } pageInfo { hasNextPage endCursor }
+    edges { subjectCodes node { username fullName email } } pageInfo { hasNextPage endCursor }
   }
 }"""
 
@@ -247,7 +248,7 @@ async def test_graphql_my_students(api: Api) -> None:
     w, _ = await analytics_world(api)
     body = await api.gql(MY_STUDENTS, {"first": 3}, token=w.ana)
     page = body["data"]["myStudents"]
-    assert [(n["username"], n["enrolledSubjects"]) for n in page["nodes"]] == [
+    assert [(e["node"]["username"], e["subjectCodes"]) for e in page["edges"]] == [
         ("alba", ["INF001", "INF002"]),
         ("carlos", ["INF001"]),
         ("diana", ["INF001"]),
@@ -256,7 +257,7 @@ async def test_graphql_my_students(api: Api) -> None:
     body = await api.gql(
         MY_STUDENTS, {"first": 3, "after": page["pageInfo"]["endCursor"]}, token=w.ana
     )
-    assert [n["username"] for n in body["data"]["myStudents"]["nodes"]] == ["gabriel"]
+    assert [e["node"]["username"] for e in body["data"]["myStudents"]["edges"]] == ["gabriel"]
     cases: list[tuple[dict[str, Any], str | None, str]] = [
         ({"first": 5}, None, "UNAUTHENTICATED"),
         ({"first": 5}, w.gabriel, "FORBIDDEN"),

@@ -8,7 +8,7 @@ from tests.conftest import PASSWORD, Api
 
 REGISTER = """
 mutation($input: RegisterInput!) {
-  register(input: $input) { user { username role fullName subjectIds } }
+  register(input: $input) { user { username role fullName subjectCodes } }
 }
 """
 LOGIN = """
@@ -131,7 +131,7 @@ async def test_register_graphql_creates_student(api: Api) -> None:
                     "username": "lucia",
                     "role": "STUDENT",
                     "fullName": "Lucía Pérez",
-                    "subjectIds": [],
+                    "subjectCodes": [],
                 }
             }
         }

@@ -11,9 +11,9 @@ from tests.conftest import StatementCounter
 from tests.upstream_stub import Stub, free_port
 
 SEND = """
-mutation($s: String!, $subj: String!, $c: String!) {
+mutation($s: ID!, $subj: ID!, $c: String!) {
   sendMessage(input: {sessionId: $s, subjectId: $subj, content: $c}) {
-    session { id subjectId title messageCount lastError }
+    session { sessionId subjectCode title messageCount lastError }
     userMessage { id role content status }
     assistantMessage { role content status }
     interrupted
@@ -22,7 +22,7 @@ mutation($s: String!, $subj: String!, $c: String!) {
 }"""
 
 ANSWER = """
-mutation($s: String!, $a: String!, $i: Int!) {
+mutation($s: ID!, $a: String!, $i: Int!) {
   answerQuestion(input: {sessionId: $s, answer: $a, questionIndex: $i}) {
     interrupted
     pendingQuestion { questionNum }
@@ -46,8 +46,8 @@ async def test_send_message_returns_the_stored_messages(world: World) -> None:
     body = await send(world, world.ana, "g-1", "¿Qué es un grafo?")
     data = body["data"]["sendMessage"]
     assert data["session"] == {
-        "id": "g-1",
-        "subjectId": "INF001",
+        "sessionId": "g-1",
+        "subjectCode": "INF001",
         "title": "¿Qué es un grafo?",
         "messageCount": 2,
         "lastError": None,
@@ -141,14 +141,14 @@ async def test_sessions_connection_and_message_pages_without_n_plus_1(
     query = """query($first: Int!, $after: String) {
       sessions(first: $first, after: $after) {
         pageInfo { hasNextPage endCursor }
-        nodes { id messageCount messages(first: 2, after: null) {
+        nodes { sessionId messageCount messages(first: 2, after: null) {
           pageInfo { hasNextPage } nodes { role content } } }
       }
     }"""
     sql_counter.reset()
     page1 = (await world.api.gql(query, {"first": 4}, token=world.ana))["data"]["sessions"]
     small = sql_counter.count
-    assert [n["id"] for n in page1["nodes"]] == ["p-5", "p-4", "p-3", "p-2"]
+    assert [n["sessionId"] for n in page1["nodes"]] == ["p-5", "p-4", "p-3", "p-2"]
     assert page1["pageInfo"]["hasNextPage"] is True
     first = page1["nodes"][0]
     assert first["messageCount"] == 4
@@ -159,7 +159,7 @@ async def test_sessions_connection_and_message_pages_without_n_plus_1(
     assert first["messages"]["pageInfo"]["hasNextPage"] is True
     after = page1["pageInfo"]["endCursor"]
     page2 = await world.api.gql(query, {"first": 4, "after": after}, token=world.ana)
-    assert [n["id"] for n in page2["data"]["sessions"]["nodes"]] == ["p-1", "p-0"]
+    assert [n["sessionId"] for n in page2["data"]["sessions"]["nodes"]] == ["p-1", "p-0"]
     sql_counter.reset()
     await world.api.gql(query, {"first": 6}, token=world.ana)
     assert sql_counter.count == small  # the same statements for 6 sessions as for 4
@@ -190,18 +190,19 @@ async def test_session_messages_paging_and_cap(world: World) -> None:
 
 async def test_session_ownership_on_graphql(world: World) -> None:
     await send(world, world.ana, "own", "hola")
-    q = '{ session(id: "%s") { id } }'
+    q = '{ session(id: "%s") { sessionId } }'
     assert code(await world.api.gql(q % "own", token=world.bob)) == "FORBIDDEN"
     assert code(await world.api.gql(q % "missing", token=world.bob)) == "NOT_FOUND"
     assert code(await world.api.gql(q % "own")) == "UNAUTHENTICATED"
-    assert (await world.api.gql(q % "own", token=world.ana))["data"]["session"]["id"] == "own"
+    body = await world.api.gql(q % "own", token=world.ana)
+    assert body["data"]["session"]["sessionId"] == "own"
 
 
 async def test_rename_and_delete_session(world: World) -> None:
     await send(world, world.ana, "rd", "hola")
-    rename = """mutation($s: String!, $t: String!) {
-      renameSession(input: {sessionId: $s, title: $t}) { session { id title } } }"""
-    delete = """mutation($s: String!) {
+    rename = """mutation($s: ID!, $t: String!) {
+      renameSession(input: {sessionId: $s, title: $t}) { session { sessionId title } } }"""
+    delete = """mutation($s: ID!) {
       deleteSession(input: {sessionId: $s}) { sessionId deleted } }"""
     assert code(await world.api.gql(rename, {"s": "rd", "t": "x"}, token=world.bob)) == "FORBIDDEN"
     assert (
@@ -209,7 +210,7 @@ async def test_rename_and_delete_session(world: World) -> None:
         == "BAD_USER_INPUT"
     )
     body = await world.api.gql(rename, {"s": "rd", "t": "Grafos"}, token=world.ana)
-    assert body["data"]["renameSession"]["session"] == {"id": "rd", "title": "Grafos"}
+    assert body["data"]["renameSession"]["session"] == {"sessionId": "rd", "title": "Grafos"}
     assert code(await world.api.gql(delete, {"s": "rd"}, token=world.bob)) == "FORBIDDEN"
     assert code(await world.api.gql(delete, {"s": "zz"}, token=world.ana)) == "NOT_FOUND"
     body = await world.api.gql(delete, {"s": "rd"}, token=world.ana)
@@ -218,7 +219,7 @@ async def test_rename_and_delete_session(world: World) -> None:
 
 
 async def test_quiz_attempts_are_private(world: World) -> None:
-    q = '{ user(username: "ana") { quizAttempts(first: 5) { nodes { id } } } }'
+    q = '{ user(id: "ana") { quizAttempts(first: 5) { nodes { id } } } }'
     assert code(await world.api.gql(q, token=world.prof)) == "FORBIDDEN"
     body = await world.api.gql(q, token=world.admin)
     assert body["data"]["user"]["quizAttempts"]["nodes"] == []
@@ -232,13 +233,13 @@ async def test_sessions_link_to_their_subject_in_one_batch(
     for i in range(3):
         await send(world, world.ana, f"s-{i}", f"pregunta {i}")
     query = """query($first: Int!) { sessions(first: $first) {
-        nodes { id subject { id name professor { username } } } } }"""
+        nodes { id subject { code name professor { username } } } } }"""
     sql_counter.reset()
     body = await world.api.gql(query, {"first": 2}, token=world.ana)
     few = sql_counter.count
     nodes = body["data"]["sessions"]["nodes"]
     assert [n["subject"] for n in nodes] == [
-        {"id": "INF001", "name": "Algorithms", "professor": {"username": "prof"}}
+        {"code": "INF001", "name": "Algorithms", "professor": {"username": "prof"}}
     ] * 2
     sql_counter.reset()
     body = await world.api.gql(query, {"first": 3}, token=world.ana)
@@ -251,7 +252,7 @@ async def test_send_message_reads_the_caller_in_its_first_statement(
 ) -> None:
     """Like REST POST /chat: the caller, their role and the subject access are one statement,
     not a separate caller lookup first."""
-    minimal = "mutation($s: String!, $c: String!) { sendMessage(input: {sessionId: $s, "
+    minimal = "mutation($s: ID!, $c: String!) { sendMessage(input: {sessionId: $s, "
     minimal += 'subjectId: "INF001", content: $c}) { interrupted } }'
     sql_counter.reset()
     rest = await world.chat(world.ana, "stmt-rest", "¿Qué es un grafo?")

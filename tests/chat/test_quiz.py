@@ -54,13 +54,13 @@ async def test_full_quiz_records_the_structured_score(world: World, stub: Stub) 
     assert session["pending_question"] is None
     assert [m["role"] for m in session["messages"]] == ["user", "assistant"] * 4
     body = await world.api.gql(
-        "{ me { quizAttempts { nodes { correct total percentage subjectId sessionId"
+        "{ me { quizAttempts { nodes { correct total percentage subjectCode sessionId"
         " subject { name } } } } }",
         token=world.ana,
     )
     [attempt] = body["data"]["me"]["quizAttempts"]["nodes"]
     assert attempt["correct"] == 2 and attempt["total"] == 3 and attempt["percentage"] == 66.67
-    assert attempt["subjectId"] == "INF001" and attempt["sessionId"] == "quiz"
+    assert attempt["subjectCode"] == "INF001" and attempt["sessionId"] == "quiz"
     assert attempt["subject"] == {"name": "Algorithms"}
 
 

@@ -28,7 +28,7 @@ from tests.upstream_stub import ThreadServer
 TRANSPORT = "graphql-transport-ws"
 LEGACY = "graphql-ws"
 USERS = "{ users(first: 5) { nodes { username } } }"
-SUBSCRIBE = "subscription($s: String!) { messageAdded(sessionId: $s) { content } }"
+SUBSCRIBE = "subscription($s: ID!) { messageAdded(sessionId: $s) { content } }"
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -116,7 +116,7 @@ async def test_a_demoted_admin_loses_admin_operations_on_the_open_socket(
         refused = await operate(ws, USERS, "2")
         assert codes(refused) == ["FORBIDDEN"]
         mutation = (
-            'mutation { setUserRole(input: {username: "root", role: ADMIN}) { user { role } } }'
+            'mutation { setUserRole(input: {userId: "root", role: ADMIN}) { user { role } } }'
         )
         assert codes(await operate(ws, mutation, "3")) == ["FORBIDDEN"]
     finally:

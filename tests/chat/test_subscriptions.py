@@ -31,7 +31,7 @@ from tests.upstream_stub import Stub, ThreadServer, free_port
 
 PROTOCOL = "graphql-transport-ws"
 SUBSCRIBE = (
-    "subscription($s: String!) { messageAdded(sessionId: $s) { sessionId role content status } }"
+    "subscription($s: ID!) { messageAdded(sessionId: $s) { sessionId role content status } }"
 )
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -81,8 +81,8 @@ async def test_seed_demo_is_realistic_and_idempotent(api: Api, settings: Setting
 
     # The accounts work through the API with the printed password.
     token = await api.token("gabriel", "demo-password-1")
-    body = await api.gql("{ me { role subjectIds } }", token=token)
-    assert body["data"]["me"] == {"role": "STUDENT", "subjectIds": ["INF001", "INF002"]}
+    body = await api.gql("{ me { role subjectCodes } }", token=token)
+    assert body["data"]["me"] == {"role": "STUDENT", "subjectCodes": ["INF001", "INF002"]}
     admin = await api.token("admin", "demo-password-1")
     r = await api.client.get(
         "/admin/users", params={"role": "PROFESSOR"}, headers={"Authorization": f"Bearer {admin}"}

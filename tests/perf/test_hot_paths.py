@@ -11,9 +11,9 @@ from gateway.db import ReadOnlyWrite
 from gateway.users.models import Role, User
 from tests.conftest import Api, StatementCounter
 
-PROFILE = "{ me { username email fullName role subjectIds preferences { theme notifications } } }"
+PROFILE = "{ me { username email fullName role subjectCodes preferences { theme notifications } } }"
 SUBJECTS = "{ subjects(first: 20) { nodes { id name professor { fullName } studentCount } } }"
-ANALYTICS = """query ($id: String!) { subject(id: $id) { analytics {
+ANALYTICS = """query ($id: ID!) { subject(id: $id) { analytics {
   totalStudents activeStudents averageTestScore
   studentProgress(first: 100) { nodes { username testCount averageScore lastActivity } } } } }"""
 
@@ -51,7 +51,7 @@ async def test_profile_is_one_statement(
         assert response.json()["subjects"] == ["HOT01"]
     else:
         body = await api.gql(PROFILE, token=world["student"])
-        assert body["data"]["me"]["subjectIds"] == ["HOT01"]
+        assert body["data"]["me"]["subjectCodes"] == ["HOT01"]
     assert len(_queries(sql_counter)) <= limit, sql_counter.statements
 
 
@@ -82,10 +82,10 @@ async def test_subjects_page_statements(
 LOOKAHEAD_SHAPES = [
     # (query, expected nodes, statements): professor/studentCount asked or not, directly or
     # through fragments; the page statement carries them, so the count never grows.
-    ("{ subjects { nodes { id } } }", [{"id": "HOT01"}, {"id": "HOT02"}], 2),
+    ("{ subjects { nodes { code } } }", [{"code": "HOT01"}, {"code": "HOT02"}], 2),
     (
-        "{ subjects { nodes { id studentCount } } }",
-        [{"id": "HOT01", "studentCount": 1}, {"id": "HOT02", "studentCount": 0}],
+        "{ subjects { nodes { code studentCount } } }",
+        [{"code": "HOT01", "studentCount": 1}, {"code": "HOT02", "studentCount": 0}],
         2,
     ),
     (
@@ -103,8 +103,8 @@ LOOKAHEAD_SHAPES = [
     ),
     # Not a page: the DataLoaders still batch (caller, subjects, professors, counts).
     (
-        "{ enrolledSubjects { id studentCount professor { username } } }",
-        [{"id": "HOT01", "studentCount": 1, "professor": {"username": "prof"}}],
+        "{ enrolledSubjects { code studentCount professor { username } } }",
+        [{"code": "HOT01", "studentCount": 1, "professor": {"username": "prof"}}],
         4,
     ),
 ]
@@ -128,9 +128,9 @@ async def test_subjects_page_lookahead(
 
 
 async def test_professor_subject_ids_load_on_demand(api: Api, world: dict[str, str]) -> None:
-    query = "{ subjects(first: 5) { nodes { professor { username subjectIds } } } }"
+    query = "{ subjects(first: 5) { nodes { professor { username subjectCodes } } } }"
     body = await api.gql(query, token=world["student"])
-    assert [n["professor"]["subjectIds"] for n in body["data"]["subjects"]["nodes"]] == [
+    assert [n["professor"]["subjectCodes"] for n in body["data"]["subjects"]["nodes"]] == [
         ["HOT01", "HOT02"],
         ["HOT01", "HOT02"],
     ]

@@ -83,7 +83,7 @@ async def test_two_admins_demote_each_other(api: Api) -> None:
             headers={"Authorization": f"Bearer {first}"},
         )
         demote_alice = api.gql(
-            'mutation { setUserRole(input: {username: "alice", role: STUDENT}) { user { role } } }',
+            'mutation { setUserRole(input: {userId: "alice", role: STUDENT}) { user { role } } }',
             token=second,
         )
         rest, gql = await asyncio.gather(demote_bruno, demote_alice)

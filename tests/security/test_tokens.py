@@ -128,7 +128,7 @@ async def delete_rest(api: Api, admin: str, username: str) -> None:
 
 async def delete_gql(api: Api, admin: str, username: str) -> None:
     body = await api.gql(
-        "mutation($u: String!) { deleteUser(input: {username: $u}) { deleted } }",
+        "mutation($u: ID!) { deleteUser(input: {userId: $u}) { deleted } }",
         {"u": username},
         token=admin,
     )
@@ -163,8 +163,7 @@ async def demote_rest(api: Api, admin: str, username: str) -> None:
 
 async def demote_gql(api: Api, admin: str, username: str) -> None:
     body = await api.gql(
-        "mutation($u: String!) { setUserRole(input: {username: $u, role: STUDENT}) "
-        "{ user { role } } }",
+        "mutation($u: ID!) { setUserRole(input: {userId: $u, role: STUDENT}) { user { role } } }",
         {"u": username},
         token=admin,
     )

@@ -100,9 +100,9 @@ async def test_delete_session_keeps_quiz_attempts(world: World) -> None:
     assert (await world.session(world.ana, "del")).status_code == 404
     assert (await world.api.client.get("/sessions", headers=world.h(world.ana))).json() == []
     body = await world.api.gql(
-        "{ me { quizAttempts { nodes { correct total sessionId subjectId } } } }",
+        "{ me { quizAttempts { nodes { correct total sessionId subjectCode } } } }",
         token=world.ana,
     )
     assert body["data"]["me"]["quizAttempts"]["nodes"] == [
-        {"correct": 3, "total": 3, "sessionId": None, "subjectId": "INF001"}
+        {"correct": 3, "total": 3, "sessionId": None, "subjectCode": "INF001"}
     ]

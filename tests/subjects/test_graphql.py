@@ -17,9 +17,9 @@ def code(body: dict[str, Any]) -> str | None:
 
 
 SUBJECTS = """
-query($first: Int!, $after: String, $professor: String, $search: String) {
-  subjects(first: $first, after: $after, professor: $professor, search: $search) {
-    nodes { id name professor { username } studentCount enrolled }
+query($first: Int!, $after: String, $professorId: ID, $search: String) {
+  subjects(first: $first, after: $after, professorId: $professorId, search: $search) {
+    nodes { code name professor { username } studentCount enrolled }
     pageInfo { hasNextPage endCursor }
   }
 }"""
@@ -31,14 +31,14 @@ async def test_subjects_connection(api: Api) -> None:
     page = body["data"]["subjects"]
     assert page["nodes"] == [
         {
-            "id": "INF001",
+            "code": "INF001",
             "name": "Algorithms",
             "professor": {"username": "prof_ana"},
             "studentCount": 1,
             "enrolled": True,
         },
         {
-            "id": "INF002",
+            "code": "INF002",
             "name": "Databases",
             "professor": {"username": "prof_ana"},
             "studentCount": 0,
@@ -49,10 +49,10 @@ async def test_subjects_connection(api: Api) -> None:
     body = await api.gql(
         SUBJECTS, {"first": 2, "after": page["pageInfo"]["endCursor"]}, token=w.gabriel
     )
-    assert [n["id"] for n in body["data"]["subjects"]["nodes"]] == ["MAT002"]
+    assert [n["code"] for n in body["data"]["subjects"]["nodes"]] == ["MAT002"]
     assert body["data"]["subjects"]["pageInfo"]["hasNextPage"] is False
-    body = await api.gql(SUBJECTS, {"first": 10, "professor": "prof_juan"}, token=w.gabriel)
-    assert [n["id"] for n in body["data"]["subjects"]["nodes"]] == ["MAT002"]
+    body = await api.gql(SUBJECTS, {"first": 10, "professorId": "prof_juan"}, token=w.gabriel)
+    assert [n["code"] for n in body["data"]["subjects"]["nodes"]] == ["MAT002"]
 
 
 async def test_subjects_search_escapes_like_metacharacters(api: Api) -> None:
@@ -65,7 +65,7 @@ async def test_subjects_search_escapes_like_metacharacters(api: Api) -> None:
 
     async def search(text: str) -> list[str]:
         body = await api.gql(SUBJECTS, {"first": 50, "search": text}, token=w.maria)
-        return [n["id"] for n in body["data"]["subjects"]["nodes"]]
+        return [n["code"] for n in body["data"]["subjects"]["nodes"]]
 
     assert await search("0%") == ["P1"]
     assert await search("a_b") == ["U1"]
@@ -87,42 +87,42 @@ async def test_subjects_page_size_is_capped(api: Api, first: int) -> None:
 async def test_subjects_need_authentication(api: Api) -> None:
     await make_world(api)
     assert code(await api.gql(SUBJECTS, {"first": 5})) == "UNAUTHENTICATED"
-    assert code(await api.gql('{ subject(id: "INF001") { id } }')) == "UNAUTHENTICATED"
+    assert code(await api.gql('{ subject(id: "INF001") { code } }')) == "UNAUTHENTICATED"
 
 
 async def test_subject_by_id(api: Api) -> None:
     w = await make_world(api)
     body = await api.gql(
-        '{ subject(id: "INF001") { id name description guide createdAt studentCount enrolled '
-        "professor { username role subjects { id } } } }",
+        '{ subject(id: "INF001") { code name description guide createdAt studentCount enrolled '
+        "professor { username role subjects { code } } } }",
         token=w.maria,
     )
     subject = body["data"]["subject"]
     assert subject["professor"] == {
         "username": "prof_ana",
         "role": "PROFESSOR",
-        "subjects": [{"id": "INF001"}, {"id": "INF002"}],
+        "subjects": [{"code": "INF001"}, {"code": "INF002"}],
     }
     assert subject["studentCount"] == 1 and subject["enrolled"] is False
     assert subject["createdAt"]
-    body = await api.gql('{ subject(id: "NOPE") { id } }', token=w.maria)
+    body = await api.gql('{ subject(id: "NOPE") { code } }', token=w.maria)
     assert code(body) == "NOT_FOUND" and body["errors"][0]["message"] == "Subject not found"
 
 
 async def test_user_subjects(api: Api) -> None:
     w = await make_world(api)
-    body = await api.gql("{ me { subjects { id professor { username } } } }", token=w.gabriel)
+    body = await api.gql("{ me { subjects { code professor { username } } } }", token=w.gabriel)
     assert body["data"]["me"]["subjects"] == [
-        {"id": "INF001", "professor": {"username": "prof_ana"}}
+        {"code": "INF001", "professor": {"username": "prof_ana"}}
     ]
-    body = await api.gql('{ user(username: "prof_ana") { subjects { id } } }', token=w.juan)
-    assert body["data"]["user"]["subjects"] == [{"id": "INF001"}, {"id": "INF002"}]
-    body = await api.gql("{ me { subjects { id } } }", token=w.maria)
+    body = await api.gql('{ user(id: "prof_ana") { subjects { code } } }', token=w.juan)
+    assert body["data"]["user"]["subjects"] == [{"code": "INF001"}, {"code": "INF002"}]
+    body = await api.gql("{ me { subjects { code } } }", token=w.maria)
     assert body["data"]["me"]["subjects"] == []
 
 
 CREATE = """mutation($input: CreateSubjectInput!) {
-  createSubject(input: $input) { subject { id name description guide professor { username } } }
+  createSubject(input: $input) { subject { code name description guide professor { username } } }
 }"""
 
 
@@ -130,62 +130,62 @@ async def test_create_subject(api: Api) -> None:
     w = await make_world(api)
     body = await api.gql(
         CREATE,
-        {"input": {"id": "CHE1", "name": "Chemistry", "guide": "g", "professor": "prof_juan"}},
+        {"input": {"code": "CHE1", "name": "Chemistry", "guide": "g", "professorId": "prof_juan"}},
         token=w.admin,
     )
     assert body["data"]["createSubject"]["subject"] == {
-        "id": "CHE1",
+        "code": "CHE1",
         "name": "Chemistry",
         "description": "",
         "guide": "g",
         "professor": {"username": "prof_juan"},
     }
     cases: list[tuple[dict[str, Any], str | None, str]] = [
-        ({"id": "CHE1", "name": "Again"}, w.admin, "CONFLICT"),
-        ({"id": "C2", "name": "x", "professor": "ghost"}, w.admin, "NOT_FOUND"),
-        ({"id": "C2", "name": "x", "professor": "maria"}, w.admin, "BAD_USER_INPUT"),
-        ({"id": "bad id", "name": "x"}, w.admin, "BAD_USER_INPUT"),
-        ({"id": "C2", "name": ""}, w.admin, "BAD_USER_INPUT"),
-        ({"id": "C2", "name": "x"}, w.ana, "FORBIDDEN"),
-        ({"id": "C2", "name": "x"}, w.gabriel, "FORBIDDEN"),
-        ({"id": "C2", "name": "x"}, None, "UNAUTHENTICATED"),
+        ({"code": "CHE1", "name": "Again"}, w.admin, "CONFLICT"),
+        ({"code": "C2", "name": "x", "professorId": "ghost"}, w.admin, "NOT_FOUND"),
+        ({"code": "C2", "name": "x", "professorId": "maria"}, w.admin, "BAD_USER_INPUT"),
+        ({"code": "bad id", "name": "x"}, w.admin, "BAD_USER_INPUT"),
+        ({"code": "C2", "name": ""}, w.admin, "BAD_USER_INPUT"),
+        ({"code": "C2", "name": "x"}, w.ana, "FORBIDDEN"),
+        ({"code": "C2", "name": "x"}, w.gabriel, "FORBIDDEN"),
+        ({"code": "C2", "name": "x"}, None, "UNAUTHENTICATED"),
     ]
     for data, token, expected in cases:
         assert code(await api.gql(CREATE, {"input": data}, token=token)) == expected, data
 
 
 UPDATE = """mutation($input: UpdateSubjectInput!) {
-  updateSubject(input: $input) { subject { id name guide professor { username } } }
+  updateSubject(input: $input) { subject { code name guide professor { username } } }
 }"""
 
 
 async def test_update_subject(api: Api) -> None:
     w = await make_world(api)
-    body = await api.gql(UPDATE, {"input": {"id": "INF001", "guide": "new"}}, token=w.ana)
+    body = await api.gql(UPDATE, {"input": {"subjectId": "INF001", "guide": "new"}}, token=w.ana)
     assert body["data"]["updateSubject"]["subject"] == {
-        "id": "INF001",
+        "code": "INF001",
         "name": "Algorithms",
         "guide": "new",
         "professor": {"username": "prof_ana"},
     }
     body = await api.gql(
-        UPDATE, {"input": {"id": "INF001", "professor": "prof_juan"}}, token=w.admin
+        UPDATE, {"input": {"subjectId": "INF001", "professorId": "prof_juan"}}, token=w.admin
     )
     assert body["data"]["updateSubject"]["subject"]["professor"] == {"username": "prof_juan"}
     cases: list[tuple[dict[str, Any], str | None, str]] = [
-        ({"id": "MAT002", "professor": "prof_ana"}, w.juan, "FORBIDDEN"),
-        ({"id": "MAT002", "name": "x"}, w.ana, "FORBIDDEN"),
-        ({"id": "MAT002", "name": "x"}, w.gabriel, "FORBIDDEN"),
-        ({"id": "NOPE", "name": "x"}, w.admin, "NOT_FOUND"),
-        ({"id": "MAT002", "name": ""}, w.admin, "BAD_USER_INPUT"),
-        ({"id": "MAT002", "professor": "maria"}, w.admin, "BAD_USER_INPUT"),
-        ({"id": "MAT002", "name": "x"}, None, "UNAUTHENTICATED"),
+        ({"subjectId": "MAT002", "professorId": "prof_ana"}, w.juan, "FORBIDDEN"),
+        ({"subjectId": "MAT002", "name": "x"}, w.ana, "FORBIDDEN"),
+        ({"subjectId": "MAT002", "name": "x"}, w.gabriel, "FORBIDDEN"),
+        ({"subjectId": "NOPE", "name": "x"}, w.admin, "NOT_FOUND"),
+        ({"subjectId": "MAT002", "name": ""}, w.admin, "BAD_USER_INPUT"),
+        ({"subjectId": "MAT002", "professorId": "maria"}, w.admin, "BAD_USER_INPUT"),
+        ({"subjectId": "MAT002", "name": "x"}, None, "UNAUTHENTICATED"),
     ]
     for data, token, expected in cases:
         assert code(await api.gql(UPDATE, {"input": data}, token=token)) == expected, data
 
 
-DELETE = "mutation($id: String!) { deleteSubject(input: {id: $id}) { id deleted } }"
+DELETE = "mutation($id: ID!) { deleteSubject(input: {subjectId: $id}) { code deleted } }"
 
 
 async def test_delete_subject(api: Api) -> None:
@@ -197,17 +197,17 @@ async def test_delete_subject(api: Api) -> None:
     ]:
         assert code(await api.gql(DELETE, {"id": "INF001"}, token=token)) == expected
     body = await api.gql(DELETE, {"id": "INF001"}, token=w.admin)
-    assert body["data"]["deleteSubject"] == {"id": "INF001", "deleted": True}
+    assert body["data"]["deleteSubject"] == {"code": "INF001", "deleted": True}
     assert code(await api.gql(DELETE, {"id": "INF001"}, token=w.admin)) == "NOT_FOUND"
-    body = await api.gql("{ me { subjects { id } } }", token=w.gabriel)
+    body = await api.gql("{ me { subjects { code } } }", token=w.gabriel)
     assert body["data"]["me"]["subjects"] == []
 
 
-ENROLL = """mutation($id: String!) {
-  enroll(input: {subjectId: $id}) { message subject { id enrolled studentCount } }
+ENROLL = """mutation($id: ID!) {
+  enroll(input: {subjectId: $id}) { message subject { code enrolled studentCount } }
 }"""
-UNENROLL = """mutation($id: String!) {
-  unenroll(input: {subjectId: $id}) { message subject { id enrolled } }
+UNENROLL = """mutation($id: ID!) {
+  unenroll(input: {subjectId: $id}) { message subject { code enrolled } }
 }"""
 
 
@@ -216,17 +216,17 @@ async def test_enroll_and_unenroll(api: Api) -> None:
     body = await api.gql(ENROLL, {"id": "MAT002"}, token=w.maria)
     assert body["data"]["enroll"] == {
         "message": "Successfully enrolled in MAT002",
-        "subject": {"id": "MAT002", "enrolled": True, "studentCount": 1},
+        "subject": {"code": "MAT002", "enrolled": True, "studentCount": 1},
     }
     body = await api.gql(ENROLL, {"id": "MAT002"}, token=w.maria)
     assert code(body) == "ALREADY_ENROLLED"
     assert body["errors"][0]["message"] == "Student already enrolled"
-    body = await api.gql("{ enrolledSubjects { id } }", token=w.maria)
-    assert body["data"]["enrolledSubjects"] == [{"id": "MAT002"}]
+    body = await api.gql("{ enrolledSubjects { code } }", token=w.maria)
+    assert body["data"]["enrolledSubjects"] == [{"code": "MAT002"}]
     body = await api.gql(UNENROLL, {"id": "MAT002"}, token=w.maria)
     assert body["data"]["unenroll"] == {
         "message": "Successfully unenrolled from MAT002",
-        "subject": {"id": "MAT002", "enrolled": False},
+        "subject": {"code": "MAT002", "enrolled": False},
     }
     assert code(await api.gql(UNENROLL, {"id": "MAT002"}, token=w.maria)) == "NOT_FOUND"
 
@@ -243,9 +243,9 @@ async def test_enroll_errors(api: Api) -> None:
         assert code(body) == "NOT_FOUND"
 
 
-STUDENTS = """query($id: String!, $first: Int!, $after: String) {
+STUDENTS = """query($id: ID!, $first: Int!, $after: String) {
   subject(id: $id) { students(first: $first, after: $after) {
-    nodes { username email subjects { id } } pageInfo { hasNextPage endCursor } } }
+    nodes { username email subjects { code } } pageInfo { hasNextPage endCursor } } }
 }"""
 
 
@@ -263,7 +263,7 @@ async def test_subject_students(api: Api) -> None:
         assert page["nodes"][0] == {
             "username": "alba",
             "email": "alba@example.com",
-            "subjects": [{"id": "INF001"}],
+            "subjects": [{"code": "INF001"}],
         }
         assert page["pageInfo"]["hasNextPage"] is True
         body = await api.gql(
@@ -274,7 +274,8 @@ async def test_subject_students(api: Api) -> None:
         assert [n["username"] for n in body["data"]["subject"]["students"]["nodes"]] == ["zoe"]
     for token in (w.juan, w.gabriel):
         body = await api.gql(STUDENTS, {"id": "INF001", "first": 5}, token=token)
-        assert code(body) == "FORBIDDEN" and body["data"] is None
+        assert code(body) == "FORBIDDEN"
+        assert body["data"] == {"subject": {"students": None}}
     # 101 students, each with their subjects: over the cost budget before anything runs.
     body = await api.gql(STUDENTS, {"id": "INF001", "first": 101}, token=w.ana)
     assert code(body) == "QUERY_TOO_COMPLEX"
@@ -289,13 +290,13 @@ async def test_students_across_subjects_in_one_query(
     w = await make_world(api)
     await api.client.post("/subjects/INF002/enroll", headers=bearer(w.maria))
     query = (
-        '{ subjects(first: 10, professor: "prof_ana") '
-        "{ nodes { id students(first: 5) { nodes { username } } } } }"
+        '{ subjects(first: 10, professorId: "prof_ana") '
+        "{ nodes { code students(first: 5) { nodes { username } } } } }"
     )
     sql_counter.reset()
     body = await api.gql(query, token=w.ana)
     assert [
-        (n["id"], [s["username"] for s in n["students"]["nodes"]])
+        (n["code"], [s["username"] for s in n["students"]["nodes"]])
         for n in body["data"]["subjects"]["nodes"]
     ] == [("INF001", ["gabriel"]), ("INF002", ["maria"])]
     # actor, subjects page, one window-function page of students, their subject codes
@@ -303,7 +304,7 @@ async def test_students_across_subjects_in_one_query(
 
 
 SUBJECT_PAGE = """query($first: Int!) {
-  subjects(first: $first) { nodes { id professor { username } studentCount enrolled } }
+  subjects(first: $first) { nodes { code professor { username } studentCount enrolled } }
 }"""
 
 
@@ -335,7 +336,7 @@ async def test_subject_page_runs_constant_statements(
         nodes = body["data"]["subjects"]["nodes"]
         assert len(nodes) == first
         assert nodes[0] == {
-            "id": "S000",
+            "code": "S000",
             "professor": {"username": "prof_0"},
             "studentCount": 1,
             "enrolled": True,

@@ -45,21 +45,22 @@ OPS = {
     "create_subject": Op(
         "POST",
         "/subjects",
-        'mutation { createSubject(input: {id: "NEW1", name: "New"}) { subject { id } } }',
+        'mutation { createSubject(input: {code: "NEW1", name: "New"}) { subject { id } } }',
         (401, 403, 403, 403, 201),
         body={"subject_id": "NEW1", "name": "New"},
     ),
     "update_subject": Op(
         "PUT",
         "/subjects/INF001",
-        'mutation { updateSubject(input: {id: "INF001", name: "Renamed"}) { subject { id } } }',
+        'mutation { updateSubject(input: {subjectId: "INF001", name: "Renamed"}) '
+        "{ subject { id } } }",
         (401, 403, 403, 200, 200),
         body={"name": "Renamed"},
     ),
     "delete_subject": Op(
         "DELETE",
         "/subjects/INF001",
-        'mutation { deleteSubject(input: {id: "INF001"}) { deleted } }',
+        'mutation { deleteSubject(input: {subjectId: "INF001"}) { deleted } }',
         (401, 403, 403, 403, 204),
     ),
     "enroll": Op(

@@ -130,7 +130,7 @@ async def test_read_other_user_is_for_staff_only(api: Api, viewer: Role, status:
     token = await api.user("viewer", viewer)
     r = await api.client.get("/users/gabriel", headers=auth(token))
     assert r.status_code == status
-    body = await api.gql('{ user(username: "gabriel") { username email } }', token=token)
+    body = await api.gql('{ user(id: "gabriel") { username email } }', token=token)
     if status == 200:
         assert r.json() == {
             "username": "gabriel",
@@ -149,7 +149,7 @@ async def test_read_unknown_user_is_404(api: Api) -> None:
     token = await api.user("prof", Role.PROFESSOR)
     r = await api.client.get("/users/nobody", headers=auth(token))
     assert r.status_code == 404 and r.json() == {"detail": "User not found"}
-    body = await api.gql('{ user(username: "nobody") { username } }', token=token)
+    body = await api.gql('{ user(id: "nobody") { username } }', token=token)
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     anonymous = await api.client.get("/users/gabriel")
     assert anonymous.status_code == 401
@@ -158,5 +158,5 @@ async def test_read_unknown_user_is_404(api: Api) -> None:
 async def test_other_users_preferences_are_private(api: Api) -> None:
     await api.user("gabriel")
     token = await api.user("admin", Role.ADMIN)
-    body = await api.gql('{ user(username: "gabriel") { preferences { theme } } }', token=token)
+    body = await api.gql('{ user(id: "gabriel") { preferences { theme } } }', token=token)
     assert body["data"]["user"]["preferences"] is None
