@@ -109,6 +109,10 @@ async def test_mutation_changes_what_the_next_query_reads(cast: Cast, live: Live
     assert me["preferences"]["theme"] == "dark"
 
 
+async def _nothing() -> None:
+    return None
+
+
 async def read_pages(
     session: AsyncClientSession,
     document: str,
@@ -168,10 +172,6 @@ async def test_session_pages_survive_new_chats_between_pages(cast: Cast, live: L
     assert fresh >= 2
     assert len(paged) == len(set(paged)), f"a session appeared twice: {paged}"
     assert [s for s in paged if s in before] == before, "an existing session was skipped"
-
-
-async def _nothing() -> None:
-    return None
 
 
 async def collect_events(
