@@ -10,17 +10,20 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.clients.conftest import Cast, Live
 
 NODE_DIR = Path(__file__).parent / "node"
 TEST_FILES = sorted(p.name for p in NODE_DIR.glob("*.test.mjs"))
+assert TEST_FILES, f"no *.test.mjs in {NODE_DIR}"
 
 
-def test_node_clients_pass_against_the_live_gateway(cast: Cast, live: Live) -> None:
+@pytest.mark.parametrize("test_file", TEST_FILES)
+def test_node_clients_pass_against_the_live_gateway(cast: Cast, live: Live, test_file: str) -> None:
     node = shutil.which("node")
     assert node, "node is not on PATH: the Node client tests cannot run"
     assert (NODE_DIR / "node_modules").is_dir(), "run: npm ci --prefix tests/clients/node"
-    assert TEST_FILES, "no *.test.mjs in tests/clients/node"
     env = {
         **os.environ,
         "GATEWAY_URL": live.url,
@@ -37,7 +40,7 @@ def test_node_clients_pass_against_the_live_gateway(cast: Cast, live: Live) -> N
         "--test",
         "--test-reporter=spec",
         "--test-timeout=30000",  # one stuck test fails by name instead of hanging the run
-        *TEST_FILES,
+        test_file,  # one process per file, and one pytest test per file
     ]
     done = subprocess.run(
         command, cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=600, check=False
