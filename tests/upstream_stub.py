@@ -20,7 +20,16 @@ from starlette.types import ASGIApp
 from gateway.demo_chatbot import Demo
 
 SECRET_IN_ERROR = "upstream-internal-traceback-xyz"
-FAULTS = ("html500", "malformed", "wrong_shape", "wrong_types", "huge", "huge_chunked", "slow")
+FAULTS = (
+    "html500",
+    "malformed",
+    "wrong_shape",
+    "wrong_types",
+    "huge",
+    "huge_chunked",
+    "slow",
+    "held",
+)
 
 
 class Stub:
@@ -33,6 +42,8 @@ class Stub:
         self.slow_seconds = 3.0
         self.script: list[dict[str, Any]] = []
         self.requests: list[tuple[str, Any]] = []
+        # mode "held": every call waits until the test sets this (then answers as the demo).
+        self.release = threading.Event()
         self.demo = Demo()
         self.app = Starlette(
             routes=[
@@ -45,6 +56,8 @@ class Stub:
     def reset(self) -> None:
         self.mode, self.structured_score, self.script = "demo", True, []
         self.requests.clear()
+        self.release.set()  # a held call left over from a test must not hang the next one
+        self.release = threading.Event()
         self.demo = Demo()
 
     async def _fault(self) -> Response | None:
@@ -74,6 +87,10 @@ class Stub:
             return StreamingResponse(body(), media_type="application/json")
         if mode == "slow":
             await asyncio.sleep(self.slow_seconds)
+        if mode == "held":
+            release = self.release  # set from the test's thread: poll, no cross-loop await
+            while not release.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
         if mode == "script":
             return JSONResponse(self.script.pop(0))
         return None
