@@ -20,20 +20,12 @@ from starlette.types import ASGIApp
 from gateway.demo_chatbot import Demo
 
 SECRET_IN_ERROR = "upstream-internal-traceback-xyz"
-FAULTS = (
-    "html500",
-    "malformed",
-    "wrong_shape",
-    "wrong_types",
-    "huge",
-    "huge_chunked",
-    "slow",
-    "held",
-)
+FAULTS = ("html500", "malformed", "wrong_shape", "wrong_types", "huge", "huge_chunked", "slow")
 
 
 class Stub:
-    """mode: "demo" (the demo tutor), a name from FAULTS, or "script" (next canned reply)."""
+    """mode: "demo" (the demo tutor), a name from FAULTS, "script" (next canned reply), or
+    "held" (the demo tutor, once the test sets `release`)."""
 
     def __init__(self) -> None:
         self.url = ""
