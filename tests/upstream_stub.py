@@ -23,6 +23,16 @@ SECRET_IN_ERROR = "upstream-internal-traceback-xyz"
 FAULTS = ("html500", "malformed", "wrong_shape", "wrong_types", "huge", "huge_chunked", "slow")
 
 
+class Held:
+    """Holds the next upstream request until the test releases it, then answers with `fault`
+    (a name from FAULTS) or normally: lets a test act while a chat awaits the tutor."""
+
+    def __init__(self, fault: str | None = None) -> None:
+        self.fault = fault
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+
 class Stub:
     """mode: "demo" (the demo tutor), a name from FAULTS, or "script" (next canned reply)."""
 
@@ -33,6 +43,7 @@ class Stub:
         self.slow_seconds = 3.0
         self.script: list[dict[str, Any]] = []
         self.requests: list[tuple[str, Any]] = []
+        self.held: Held | None = None
         self.demo = Demo()
         self.app = Starlette(
             routes=[
@@ -44,11 +55,19 @@ class Stub:
 
     def reset(self) -> None:
         self.mode, self.structured_score, self.script = "demo", True, []
+        if self.held is not None:
+            self.held.release.set()
+        self.held = None
         self.requests.clear()
         self.demo = Demo()
 
     async def _fault(self) -> Response | None:
         mode = self.mode
+        held, self.held = self.held, None
+        if held is not None:
+            held.arrived.set()
+            await asyncio.to_thread(held.release.wait, 30)
+            mode = held.fault or mode
         if mode == "html500":
             return HTMLResponse(f"<html><body>{SECRET_IN_ERROR}</body></html>", status_code=500)
         if mode == "malformed":

@@ -33,6 +33,9 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_session_id_id", "session_id", "id"),
         CheckConstraint("role IN ('user', 'assistant')", name="role"),
+        # Ids are never reused (SQLite otherwise reuses the highest after a delete): a write
+        # aimed at a message by id must never reach a newer one (migration 0003).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

@@ -36,10 +36,16 @@ class Op:
 
 OPS = {
     "list_subjects": Op(
-        "GET", "/subjects", "{ subjects(first: 5) { nodes { id } } }", (401, 200, 200, 200, 200, 200)
+        "GET",
+        "/subjects",
+        "{ subjects(first: 5) { nodes { id } } }",
+        (401, 200, 200, 200, 200, 200),
     ),
     "read_subject": Op(
-        "GET", "/subjects/INF001", '{ subject(id: "INF001") { id } }', (401, 200, 200, 200, 200, 200)
+        "GET",
+        "/subjects/INF001",
+        '{ subject(id: "INF001") { id } }',
+        (401, 200, 200, 200, 200, 200),
     ),
     "enrolled_subjects": Op(
         "GET", "/subjects/enrolled", "{ enrolledSubjects { id } }", (401, 200, 200, 200, 200, 200)
