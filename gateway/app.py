@@ -68,7 +68,7 @@ class Gateway:
         # One pooled client for every upstream call of this process.
         self._http = build_http_client(self.settings)
         self._chatbot = Chatbot(self._http, self.settings)
-        self._broker = build_broker(self.settings.redis_url)
+        self._broker = build_broker(self.settings.redis_url, self.settings.redis_timeout_seconds)
 
     async def stop(self) -> None:
         if self._broker is not None:

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL")
     )
+    # Chat fan-out through Redis: each call gives up after this long (connect and reply), with
+    # no retry; the chat then delivers in this process only and goes on (never a 500).
+    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=10)
     cors_origins: list[str] = ["http://localhost:5173", "http://localhost:3000"]
     log_level: str = "INFO"
     log_json: bool = False
