@@ -13,13 +13,25 @@ message still exists in this session of mine" identifies the very session the ch
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, Select, Table, delete, func, insert, null, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -572,6 +584,35 @@ async def answer_question(
         restore_question=pending,
         quiz_in_progress=True,
     )
+
+
+STRANDED = "The tutor's answer was lost (the server stopped while it was answering); send it again"
+# Beyond the upstream budget: the reply's second step may queue for a chat slot under load.
+STRANDED_MARGIN = dt.timedelta(minutes=5)
+
+
+async def fail_stranded_messages(database: Database, *, upstream_budget: dt.timedelta) -> int:
+    """User messages still "sent" long after any chat could still be waiting for them (the
+    process died, or a shutdown outlived its grace) become "failed"; where such a message is
+    its session's latest, the session's lastError says why. Returns how many were marked."""
+    cutoff = utcnow() - upstream_budget - STRANDED_MARGIN
+    stranded = and_(
+        MESSAGES.c.status == "sent", MESSAGES.c.role == "user", MESSAGES.c.created_at < cutoff
+    )
+    later = MESSAGES.alias("later")
+    superseded = (
+        select(later.c.id)
+        .where(later.c.session_id == MESSAGES.c.session_id, later.c.id > MESSAGES.c.id)
+        .exists()
+    )
+    async with database.connect() as conn:
+        await conn.execute(
+            update(SESSIONS)
+            .where(SESSIONS.c.id.in_(select(MESSAGES.c.session_id).where(stranded, ~superseded)))
+            .values(last_error=STRANDED)
+        )
+        marked = await conn.execute(update(MESSAGES).where(stranded).values(status="failed"))
+    return marked.rowcount
 
 
 async def message_events(
