@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -30,7 +29,7 @@ from gateway.rest.app import build_rest_app
 from gateway.sessions.chatbot import Chatbot, build_http_client
 from gateway.sessions.gate import GatedDatabase
 from gateway.sessions.pubsub import Broker, build_broker
-from gateway.sessions.service import fail_stranded_messages
+from gateway.sessions.service import sweep_stranded_messages
 
 log = logging.getLogger("gateway")
 
@@ -71,16 +70,7 @@ class Gateway:
         self._http = build_http_client(self.settings)
         self._chatbot = Chatbot(self._http, self.settings)
         self._broker = build_broker(self.settings.redis_url, self.settings.redis_timeout_seconds)
-        await self._fail_stranded_messages()
-
-    async def _fail_stranded_messages(self) -> None:
-        """Chats cut off by the previous process's death would otherwise stay "sent" forever."""
-        budget = dt.timedelta(seconds=self.settings.chatbot_timeout_seconds)
-        try:
-            if marked := await fail_stranded_messages(self.db, upstream_budget=budget):
-                log.warning("marked %d stranded chat message(s) failed", marked)
-        except Exception:  # a database down at start-up must not keep the gateway down
-            log.warning("could not look for stranded chat messages", exc_info=True)
+        await sweep_stranded_messages(self.db, self.settings.chatbot_timeout_seconds)
 
     async def stop(self) -> None:
         if self._broker is not None:

@@ -14,6 +14,7 @@ message still exists in this session of mine" identifies the very session the ch
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import uuid
 from collections.abc import AsyncGenerator, Sequence
@@ -68,6 +69,7 @@ from gateway.subjects.models import Enrollment, Subject
 from gateway.subjects.service import check_chat_access
 from gateway.users.models import Role, User
 
+log = logging.getLogger("gateway.sessions")
 NOT_YOURS = "Session doesn't belong to user"
 _session_id: TypeAdapter[str] = TypeAdapter(SessionId)
 
@@ -443,6 +445,46 @@ async def _record_failure(
             )
 
 
+STRANDED = "The tutor's answer was lost (the server stopped while it was answering); send it again"
+# Beyond the upstream budget: the reply's second step may queue for a chat slot under load.
+STRANDED_MARGIN = dt.timedelta(minutes=5)
+
+
+async def fail_stranded_messages(database: Database, *, upstream_budget: dt.timedelta) -> int:
+    """User messages still "sent" long after any chat could still be waiting for them (the
+    process died, or a shutdown outlived its grace) become "failed"; where such a message is
+    its session's latest, the session's lastError says why. Returns how many were marked."""
+    cutoff = utcnow() - upstream_budget - STRANDED_MARGIN
+    stranded = and_(
+        MESSAGES.c.status == "sent", MESSAGES.c.role == "user", MESSAGES.c.created_at < cutoff
+    )
+    later = MESSAGES.alias("later")
+    superseded = (
+        select(later.c.id)
+        .where(later.c.session_id == MESSAGES.c.session_id, later.c.id > MESSAGES.c.id)
+        .exists()
+    )
+    async with database.connect() as conn:
+        await conn.execute(
+            update(SESSIONS)
+            .where(SESSIONS.c.id.in_(select(MESSAGES.c.session_id).where(stranded, ~superseded)))
+            .values(last_error=STRANDED)
+        )
+        marked = await conn.execute(update(MESSAGES).where(stranded).values(status="failed"))
+    return marked.rowcount
+
+
+async def sweep_stranded_messages(database: Database, upstream_timeout_seconds: float) -> None:
+    """fail_stranded_messages as a start-up chore: logs, never raises (a database that is down
+    when the process starts must not keep it from starting)."""
+    budget = dt.timedelta(seconds=upstream_timeout_seconds)
+    try:
+        if marked := await fail_stranded_messages(database, upstream_budget=budget):
+            log.warning("marked %d stranded chat message(s) failed", marked)
+    except Exception:
+        log.warning("could not look for stranded chat messages", exc_info=True)
+
+
 async def _ask(
     database: GatedDatabase,
     broker: Broker,
@@ -584,35 +626,6 @@ async def answer_question(
         restore_question=pending,
         quiz_in_progress=True,
     )
-
-
-STRANDED = "The tutor's answer was lost (the server stopped while it was answering); send it again"
-# Beyond the upstream budget: the reply's second step may queue for a chat slot under load.
-STRANDED_MARGIN = dt.timedelta(minutes=5)
-
-
-async def fail_stranded_messages(database: Database, *, upstream_budget: dt.timedelta) -> int:
-    """User messages still "sent" long after any chat could still be waiting for them (the
-    process died, or a shutdown outlived its grace) become "failed"; where such a message is
-    its session's latest, the session's lastError says why. Returns how many were marked."""
-    cutoff = utcnow() - upstream_budget - STRANDED_MARGIN
-    stranded = and_(
-        MESSAGES.c.status == "sent", MESSAGES.c.role == "user", MESSAGES.c.created_at < cutoff
-    )
-    later = MESSAGES.alias("later")
-    superseded = (
-        select(later.c.id)
-        .where(later.c.session_id == MESSAGES.c.session_id, later.c.id > MESSAGES.c.id)
-        .exists()
-    )
-    async with database.connect() as conn:
-        await conn.execute(
-            update(SESSIONS)
-            .where(SESSIONS.c.id.in_(select(MESSAGES.c.session_id).where(stranded, ~superseded)))
-            .values(last_error=STRANDED)
-        )
-        marked = await conn.execute(update(MESSAGES).where(stranded).values(status="failed"))
-    return marked.rowcount
 
 
 async def message_events(

@@ -173,3 +173,28 @@ async def test_message_ids_are_never_reused(world: World) -> None:
     async with world.api.gateway.db.read() as db:
         lowest = await db.scalar(select(func.min(Message.id)))
     assert highest is not None and lowest is not None and lowest > highest
+
+
+async def test_chats_racing_a_subject_delete_never_500(world: World) -> None:
+    """The same race for real: chats start on both faces while an admin deletes the subject."""
+    client = world.api.client
+    send = (
+        'mutation($s: String!) { sendMessage(input: {sessionId: $s, subjectId: "INF001",'
+        ' content: "hola"}) { interrupted } }'
+    )
+    chats = [world.chat(world.ana, f"race-{i}", "hola") for i in range(8)]
+    chats += [
+        client.post(
+            "/graphql",
+            json={"query": send, "variables": {"s": f"race-gql-{i}"}},
+            headers=world.h(world.bob),
+        )
+        for i in range(8)
+    ]
+    removal = client.delete("/subjects/INF001", headers=world.h(world.admin))
+    *responses, deleted = await asyncio.gather(*chats, removal)
+    assert deleted.status_code == 204, deleted.text
+    outcomes = Counter(outcome(r) for r in responses)
+    assert set(outcomes) <= {"won", "403", "404", "FORBIDDEN", "NOT_FOUND"}, [
+        r.text for r in responses if outcome(r) == "BROKEN"
+    ]
