@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -48,6 +50,7 @@ class Gateway:
         self._http: httpx.AsyncClient | None = None
         self._chatbot: Chatbot | None = None
         self._broker: Broker | None = None
+        self.stranded_sweep: asyncio.Task[None] | None = None
         # The chat flow's share of the pool: the overflow stays free for other endpoints.
         self.chat_db = GatedDatabase(self.db, settings.chat_db_slots)
         self.persisted_queries = PersistedQueries(settings)
@@ -70,9 +73,16 @@ class Gateway:
         self._http = build_http_client(self.settings)
         self._chatbot = Chatbot(self._http, self.settings)
         self._broker = build_broker(self.settings.redis_url, self.settings.redis_timeout_seconds)
-        await sweep_stranded_messages(self.db, self.settings.chatbot_timeout_seconds)
+        # In the background: a locked or slow database must not hold up the start.
+        self.stranded_sweep = asyncio.create_task(
+            sweep_stranded_messages(self.db, self.settings.chatbot_timeout_seconds)
+        )
 
     async def stop(self) -> None:
+        if self.stranded_sweep is not None:
+            self.stranded_sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.stranded_sweep
         if self._broker is not None:
             await self._broker.close()
         if self._http is not None:

@@ -7,12 +7,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import httpx
+from asgi_lifespan import LifespanManager
 from sqlalchemy import insert
 
+from gateway.app import create_app
+from gateway.config import Settings
 from gateway.db import utcnow
 from gateway.sessions.models import Message
 from gateway.sessions.service import STRANDED
-from tests.chat.conftest import AltApp, World
+from tests.chat.conftest import World
+from tests.conftest import make_settings
 from tests.subjects.world import add_session
 
 
@@ -32,7 +37,7 @@ async def add_message(
 
 
 async def test_the_next_start_fails_messages_stranded_by_a_crash(
-    world: World, alt_app: AltApp
+    world: World, settings: Settings
 ) -> None:
     hour, now = dt.timedelta(hours=1), dt.timedelta(0)
     crashed = await add_session(world.api, "ana", "INF001")
@@ -44,16 +49,20 @@ async def test_the_next_start_fails_messages_stranded_by_a_crash(
     in_flight = await add_session(world.api, "bob", "INF001")  # another process is on it
     await add_message(world, in_flight, "user", "sent", now)
 
-    async with alt_app() as client:  # a gateway starting on the same database
+    app: Any = create_app(make_settings(settings.database_url, chatbot_url=settings.chatbot_url))
+    async with LifespanManager(app):  # a gateway starting on the same database
+        await app.state.gateway.stranded_sweep  # started by the start, not awaited by it
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://restarted") as client:
 
-        async def read(token: str, session_id: str) -> Any:
-            r = await client.get(f"/sessions/{session_id}", headers=world.h(token))
-            assert r.status_code == 200, r.text
-            return r.json()
+            async def read(token: str, session_id: str) -> Any:
+                r = await client.get(f"/sessions/{session_id}", headers=world.h(token))
+                assert r.status_code == 200, r.text
+                return r.json()
 
-        crashed_view = await read(world.ana, crashed)
-        recovered_view = await read(world.ana, recovered)
-        in_flight_view = await read(world.bob, in_flight)
+            crashed_view = await read(world.ana, crashed)
+            recovered_view = await read(world.ana, recovered)
+            in_flight_view = await read(world.bob, in_flight)
 
     assert [m["status"] for m in crashed_view["messages"]] == ["failed"]
     assert crashed_view["last_error"] == STRANDED
