@@ -51,6 +51,7 @@ class Gateway:
         self._chatbot: Chatbot | None = None
         self._broker: Broker | None = None
         self.stranded_sweep: asyncio.Task[None] | None = None
+        self.stranded_swept = asyncio.Event()  # set after each pass of the sweep
         # The chat flow's share of the pool: the overflow stays free for other endpoints.
         self.chat_db = GatedDatabase(self.db, settings.chat_db_slots)
         self.persisted_queries = PersistedQueries(settings)
@@ -75,7 +76,12 @@ class Gateway:
         self._broker = build_broker(self.settings.redis_url, self.settings.redis_timeout_seconds)
         # In the background: a locked or slow database must not hold up the start.
         self.stranded_sweep = asyncio.create_task(
-            sweep_stranded_messages(self.db, self.settings.chatbot_timeout_seconds)
+            sweep_stranded_messages(
+                self.db,
+                upstream_timeout_seconds=self.settings.chatbot_timeout_seconds,
+                interval_seconds=self.settings.stranded_sweep_seconds,
+                swept=self.stranded_swept,
+            )
         )
 
     async def stop(self) -> None:

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     chatbot_max_connections: int = Field(default=500, ge=1)
     chatbot_max_keepalive: int = Field(default=50, ge=0)
     chatbot_max_response_bytes: int = Field(default=1_000_000, ge=1024)
+    # How often user messages left "sent" by a crash or an outage (older than the chatbot
+    # timeout + 5 min) are marked failed; also once at start-up.
+    stranded_sweep_seconds: float = Field(default=300.0, gt=0)
 
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL")

@@ -13,6 +13,7 @@ message still exists in this session of mine" identifies the very session the ch
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -474,15 +475,25 @@ async def fail_stranded_messages(database: Database, *, upstream_budget: dt.time
     return marked.rowcount
 
 
-async def sweep_stranded_messages(database: Database, upstream_timeout_seconds: float) -> None:
-    """fail_stranded_messages as a start-up chore: logs, never raises (a database that is down
-    when the process starts must not keep it from starting)."""
+async def sweep_stranded_messages(
+    database: Database,
+    *,
+    upstream_timeout_seconds: float,
+    interval_seconds: float,
+    swept: asyncio.Event,
+) -> None:
+    """fail_stranded_messages at start-up and then every `interval_seconds`, for the life of the
+    process: a process that survived a database outage has its own stranded messages. Logs,
+    never raises; `swept` is set after each pass."""
     budget = dt.timedelta(seconds=upstream_timeout_seconds)
-    try:
-        if marked := await fail_stranded_messages(database, upstream_budget=budget):
-            log.warning("marked %d stranded chat message(s) failed", marked)
-    except Exception:
-        log.warning("could not look for stranded chat messages", exc_info=True)
+    while True:
+        try:
+            if marked := await fail_stranded_messages(database, upstream_budget=budget):
+                log.warning("marked %d stranded chat message(s) failed", marked)
+        except Exception:  # the database is down: the next pass tries again
+            log.warning("could not look for stranded chat messages", exc_info=True)
+        swept.set()
+        await asyncio.sleep(interval_seconds)
 
 
 async def _ask(

@@ -1,6 +1,8 @@
 """Messages stranded by a crash (issue 13, item 10): a process killed (or a shutdown past its
 grace) while the tutor was answering leaves the user's message "sent" with nobody waiting for
-it. The next gateway to start marks such messages failed, with a reason on the session."""
+it. The next gateway to start marks such messages failed, with a reason on the session, and a
+running gateway does the same periodically (a database outage strands messages without any
+restart)."""
 
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ async def test_the_next_start_fails_messages_stranded_by_a_crash(
 
     app: Any = create_app(make_settings(settings.database_url, chatbot_url=settings.chatbot_url))
     async with LifespanManager(app):  # a gateway starting on the same database
-        await app.state.gateway.stranded_sweep  # started by the start, not awaited by it
+        await app.state.gateway.stranded_swept.wait()  # the start's pass, in the background
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://restarted") as client:
 
@@ -71,3 +73,26 @@ async def test_the_next_start_fails_messages_stranded_by_a_crash(
     assert recovered_view["last_error"] is None  # its latest chat went through
     assert [m["status"] for m in in_flight_view["messages"]] == ["sent"]
     assert in_flight_view["last_error"] is None
+
+
+async def test_a_running_gateway_sweeps_periodically(world: World, settings: Settings) -> None:
+    app: Any = create_app(
+        make_settings(
+            settings.database_url, chatbot_url=settings.chatbot_url, stranded_sweep_seconds=0.05
+        )
+    )
+    async with LifespanManager(app):
+        swept = app.state.gateway.stranded_swept
+        await swept.wait()
+        # stranded after the start, e.g. by a database outage during the reply's transaction
+        session_id = await add_session(world.api, "ana", "INF001")
+        await add_message(world, session_id, "user", "sent", dt.timedelta(hours=1))
+        swept.clear()
+        await swept.wait()
+        swept.clear()
+        await swept.wait()  # a whole pass that began after the message was stored
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://running") as client:
+            r = await client.get(f"/sessions/{session_id}", headers=world.h(world.ana))
+    assert r.json()["last_error"] == STRANDED
+    assert [m["status"] for m in r.json()["messages"]] == ["failed"]
