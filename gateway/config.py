@@ -58,10 +58,16 @@ class Settings(BaseSettings):
     chatbot_max_connections: int = Field(default=500, ge=1)
     chatbot_max_keepalive: int = Field(default=50, ge=0)
     chatbot_max_response_bytes: int = Field(default=1_000_000, ge=1024)
+    # How often user messages left "sent" by a crash or an outage (older than the chatbot
+    # timeout + 5 min) are marked failed; also once at start-up.
+    stranded_sweep_seconds: float = Field(default=300.0, gt=0)
 
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL")
     )
+    # Chat fan-out through Redis: each call gives up after this long (connect and reply), with
+    # no retry; the chat then delivers in this process only and goes on (never a 500).
+    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=10)
     cors_origins: list[str] = ["http://localhost:5173", "http://localhost:3000"]
     log_level: str = "INFO"
     log_json: bool = False

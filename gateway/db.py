@@ -197,10 +197,10 @@ class Database:
         self.admission = Admission(
             settings.db_pool_size + settings.db_max_overflow, settings.db_pool_timeout_seconds
         )
-        writer = self.engine
+        self.writer = self.engine
         if not settings.is_sqlite:  # the engine's default is autocommit (see make_engine)
-            writer = self.engine.execution_options(isolation_level="READ COMMITTED")
-        self.sessionmaker = async_sessionmaker(writer, expire_on_commit=False)
+            self.writer = self.engine.execution_options(isolation_level="READ COMMITTED")
+        self.sessionmaker = async_sessionmaker(self.writer, expire_on_commit=False)
         # SQLite (pysqlite) already sends no BEGIN before a SELECT: same engine there.
         self.read_sessionmaker = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=ReadSession
@@ -222,8 +222,10 @@ class Database:
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction on a bare connection (SQLAlchemy Core, no ORM unit of work)."""
-        async with self.admission, self.engine.begin() as conn:
+        """A transaction on a bare connection (SQLAlchemy Core, no ORM unit of work). A real one:
+        on the autocommit engine, begin() would send no BEGIN and each statement would commit
+        on its own, so a refusal could not undo what the step already wrote."""
+        async with self.admission, self.writer.begin() as conn:
             yield conn
 
     async def dispose(self) -> None:

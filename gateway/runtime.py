@@ -6,6 +6,8 @@ balancer share only PostgreSQL (and Redis)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import httpx
@@ -23,6 +25,7 @@ from gateway.ratelimit import RateLimits
 from gateway.sessions.chatbot import Chatbot, build_http_client
 from gateway.sessions.gate import GatedDatabase
 from gateway.sessions.pubsub import Broker, build_broker
+from gateway.sessions.service import sweep_stranded_messages
 
 log = logging.getLogger("gateway")
 
@@ -42,6 +45,8 @@ class Gateway:
         self._chatbot: Chatbot | None = None
         self._broker: Broker | None = None
         self._socket_leases: SocketLeases | None = None
+        self.stranded_sweep: asyncio.Task[None] | None = None
+        self.stranded_swept = asyncio.Event()  # set after each pass of the sweep
         # The chat flow's share of the pool: the overflow stays free for other endpoints.
         self.chat_db = GatedDatabase(self.db, settings.chat_db_slots)
         self.persisted_queries = PersistedQueries(settings)
@@ -69,10 +74,25 @@ class Gateway:
         # One pooled client for every upstream call of this process.
         self._http = build_http_client(self.settings)
         self._chatbot = Chatbot(self._http, self.settings)
-        self._broker = build_broker(self.settings.redis_url)
-        self._socket_leases = build_leases(self.settings.redis_url)
+        self._broker = build_broker(self.settings.redis_url, self.settings.redis_timeout_seconds)
+        self._socket_leases = build_leases(
+            self.settings.redis_url, self.settings.redis_timeout_seconds
+        )
+        # In the background: a locked or slow database must not hold up the start.
+        self.stranded_sweep = asyncio.create_task(
+            sweep_stranded_messages(
+                self.db,
+                upstream_timeout_seconds=self.settings.chatbot_timeout_seconds,
+                interval_seconds=self.settings.stranded_sweep_seconds,
+                swept=self.stranded_swept,
+            )
+        )
 
     async def stop(self) -> None:
+        if self.stranded_sweep is not None:
+            self.stranded_sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.stranded_sweep
         if self._broker is not None:
             await self._broker.close()
         if self._socket_leases is not None:

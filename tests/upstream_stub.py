@@ -23,6 +23,16 @@ SECRET_IN_ERROR = "upstream-internal-traceback-xyz"
 FAULTS = ("html500", "malformed", "wrong_shape", "wrong_types", "huge", "huge_chunked", "slow")
 
 
+class Held:
+    """Holds the next upstream request until the test releases it, then answers with `fault`
+    (a name from FAULTS) or normally: lets a test act while a chat awaits the tutor."""
+
+    def __init__(self, fault: str | None = None) -> None:
+        self.fault = fault
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+
 class Stub:
     """mode: "demo" (the demo tutor), a name from FAULTS, "script" (next canned reply), or
     "held" (the demo tutor, once the test sets `release`)."""
@@ -36,6 +46,7 @@ class Stub:
         self.requests: list[tuple[str, Any]] = []
         # mode "held": every call waits until the test sets this (then answers as the demo).
         self.release = threading.Event()
+        self.held: Held | None = None
         self.demo = Demo()
         self.app = Starlette(
             routes=[
@@ -47,6 +58,9 @@ class Stub:
 
     def reset(self) -> None:
         self.mode, self.structured_score, self.script = "demo", True, []
+        if self.held is not None:
+            self.held.release.set()
+        self.held = None
         self.requests.clear()
         self.release.set()  # a held call left over from a test must not hang the next one
         self.release = threading.Event()
@@ -54,6 +68,11 @@ class Stub:
 
     async def _fault(self) -> Response | None:
         mode = self.mode
+        held, self.held = self.held, None
+        if held is not None:
+            held.arrived.set()
+            await asyncio.to_thread(held.release.wait, 30)
+            mode = held.fault or mode
         if mode == "html500":
             return HTMLResponse(f"<html><body>{SECRET_IN_ERROR}</body></html>", status_code=500)
         if mode == "malformed":

@@ -259,6 +259,7 @@ async def my_students(
     actor = require_role(
         actor, Role.PROFESSOR, Role.ADMIN, detail="Insufficient permissions (not professor)"
     )
+    # The SQL form of subjects.service.teaches: the role was required just above.
     visible: ColumnElement[bool] = (
         Enrollment.subject_id.is_not(None)
         if actor.is_admin

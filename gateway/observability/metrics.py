@@ -72,6 +72,12 @@ DB_WAITING = Gauge(
     "Requests waiting (first come, first served) for a database connection right now.",
     multiprocess_mode="livesum",
 )
+BROKER_FAILURES = Counter(
+    "gateway_broker_failures_total",
+    "Redis fan-out calls that failed or were skipped while Redis was failing; the event was "
+    "delivered to this process's subscribers only.",
+    ["operation"],
+)
 RATE_LIMITED = Counter(
     "gateway_rate_limited_total",
     "Requests refused by a rate limit, by limit category.",

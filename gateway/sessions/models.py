@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -32,7 +32,17 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_session_id_id", "session_id", "id"),
+        # Messages still awaiting the tutor: the start-up sweep of stranded ones reads only these.
+        Index(
+            "ix_messages_sent_created_at",
+            "created_at",
+            sqlite_where=text("status = 'sent'"),
+            postgresql_where=text("status = 'sent'"),
+        ),
         CheckConstraint("role IN ('user', 'assistant')", name="role"),
+        # Ids are never reused (SQLite otherwise reuses the highest after a delete): a write
+        # aimed at a message by id must never reach a newer one (migration 0003).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

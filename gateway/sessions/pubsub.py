@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,13 +16,20 @@ from typing import Any, Protocol
 
 import orjson
 
+from gateway.observability.metrics import BROKER_FAILURES
+
 log = logging.getLogger("gateway.pubsub")
 QUEUE_SIZE = 256
 PREFIX = "gateway:chat:"
+# After a failed publish, Redis is left alone this long: a hung Redis costs one timeout per
+# interval, not one per chat.
+RETRY_AFTER_SECONDS = 5.0
 
 
 class Broker(Protocol):
-    async def publish(self, channel: str, event: dict[str, Any]) -> None: ...
+    async def publish(self, channel: str, event: dict[str, Any]) -> None:
+        """Fan an event out. Never raises: a fan-out failure must not fail the chat."""
+        ...
 
     def subscribe(
         self, channel: str
@@ -78,10 +86,20 @@ class MemoryBroker:
 
 
 class RedisBroker:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = 0.5) -> None:
         from redis import asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
-        self._redis = aioredis.from_url(url)
+        # redis-py's defaults (5 s timeouts, 3 retries with backoff) turned a hung Redis into
+        # 20 s per chat.
+        self._redis = aioredis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._down_until = 0.0
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         self._local = MemoryBroker()
         self._lock = asyncio.Lock()
@@ -91,7 +109,17 @@ class RedisBroker:
         return self._local.subscribers(channel)
 
     async def publish(self, channel: str, event: dict[str, Any]) -> None:
-        await self._redis.publish(PREFIX + channel, orjson.dumps(event))
+        """Through Redis to every process (this one's subscribers hear it from the reader);
+        when Redis fails, to this process's subscribers directly."""
+        if time.monotonic() >= self._down_until:
+            try:
+                await self._redis.publish(PREFIX + channel, orjson.dumps(event))
+                return
+            except Exception:
+                self._down_until = time.monotonic() + RETRY_AFTER_SECONDS
+                log.warning("redis publish failed; delivering in this process only", exc_info=True)
+        BROKER_FAILURES.labels("publish").inc()
+        self._local.deliver(channel, event)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
@@ -145,5 +173,5 @@ class RedisBroker:
         await self._redis.aclose()
 
 
-def build_broker(redis_url: str | None) -> MemoryBroker | RedisBroker:
-    return RedisBroker(redis_url) if redis_url else MemoryBroker()
+def build_broker(redis_url: str | None, timeout: float = 0.5) -> MemoryBroker | RedisBroker:
+    return RedisBroker(redis_url, timeout) if redis_url else MemoryBroker()

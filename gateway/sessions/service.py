@@ -2,26 +2,55 @@
 
 The chat flow breaks the one-transaction-per-request rule on purpose: the user's message is
 committed and the connection released BEFORE the (slow) upstream call; the reply is stored in
-a second short transaction. A failed call leaves the message stored and marked "failed"."""
+a second short transaction. A failed call leaves the message stored and marked "failed".
+
+Each step is one transaction (GatedDatabase.connect), and every write after the upstream call
+is scoped to the caller's message in the caller's session: the session id is client-chosen, so
+while the tutor answers, the session may have been deleted and re-created by someone else.
+Message ids are never reused (AUTOINCREMENT on SQLite, a sequence on PostgreSQL), so "this
+message still exists in this session of mine" identifies the very session the chat started in.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import re
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from gateway.auth.actor import Actor, require_actor
 from gateway.auth.tokens import TokenClaims
 from gateway.db import Database, utcnow
-from gateway.errors import DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated
+from gateway.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from gateway.sessions import quiz
 from gateway.sessions.chatbot import Chatbot, UpstreamReply
 from gateway.sessions.gate import GatedDatabase
@@ -39,9 +68,10 @@ from gateway.sessions.schemas import (
     SessionView,
 )
 from gateway.subjects.models import Enrollment, Subject
-from gateway.subjects.service import check_chat_access, require_chat_access
+from gateway.subjects.service import check_chat_access
 from gateway.users.models import Role, User
 
+log = logging.getLogger("gateway.sessions")
 NOT_YOURS = "Session doesn't belong to user"
 _session_id: TypeAdapter[str] = TypeAdapter(SessionId)
 
@@ -426,7 +456,7 @@ async def _store_reply(
     row = (
         await conn.execute(
             update(SESSIONS)
-            .where(SESSIONS.c.id == session_id, SESSIONS.c.user_id == actor.id)
+            .where(_same_session(actor, user_message))
             .values(pending_question=pending, last_error=None, last_active=utcnow())
             .returning(
                 SESSIONS.c.subject_id,
@@ -477,6 +507,104 @@ async def _store_reply(
     return view, assistant, attempt
 
 
+def _same_session(actor: Actor, user_message: MessageView) -> ColumnElement[bool]:
+    """The session `user_message` was stored in, still the caller's: not a namesake created
+    after a delete (its messages went with it, and message ids are never reused)."""
+    still_there = (
+        select(MESSAGES.c.id)
+        .where(MESSAGES.c.id == user_message.id, MESSAGES.c.session_id == user_message.session_id)
+        .exists()
+    )
+    return (
+        (SESSIONS.c.id == user_message.session_id) & (SESSIONS.c.user_id == actor.id) & still_there
+    )
+
+
+def _pending_index() -> ColumnElement[int]:
+    """The pending question's number; NULL when no question is pending (SQL or JSON null)."""
+    return SESSIONS.c.pending_question["question_num"].as_integer()
+
+
+async def _record_failure(
+    database: GatedDatabase,
+    actor: Actor,
+    user_message: MessageView,
+    detail: str,
+    restore_question: dict[str, Any] | None,
+) -> None:
+    """Mark the caller's message failed and say why on its session, in one transaction; nothing
+    when that session is gone (deleted, or re-created by anyone since)."""
+    async with database.connect() as conn:
+        session = await conn.execute(
+            update(SESSIONS)
+            .where(_same_session(actor, user_message))
+            .values(last_error=detail[:500])
+        )
+        if session.rowcount != 1:
+            return
+        await conn.execute(
+            update(MESSAGES)
+            .where(MESSAGES.c.id == user_message.id, MESSAGES.c.status == "sent")
+            .values(status="failed")
+        )
+        if restore_question is not None:  # unless a newer question is pending meanwhile
+            await conn.execute(
+                update(SESSIONS)
+                .where(_same_session(actor, user_message), _pending_index().is_(None))
+                .values(pending_question=restore_question)
+            )
+
+
+STRANDED = "The tutor's answer was lost (the server stopped while it was answering); send it again"
+# Beyond the upstream budget: the reply's second step may queue for a chat slot under load.
+STRANDED_MARGIN = dt.timedelta(minutes=5)
+
+
+async def fail_stranded_messages(database: Database, *, upstream_budget: dt.timedelta) -> int:
+    """User messages still "sent" long after any chat could still be waiting for them (the
+    process died, or a shutdown outlived its grace) become "failed"; where such a message is
+    its session's latest, the session's lastError says why. Returns how many were marked."""
+    cutoff = utcnow() - upstream_budget - STRANDED_MARGIN
+    stranded = and_(
+        MESSAGES.c.status == "sent", MESSAGES.c.role == "user", MESSAGES.c.created_at < cutoff
+    )
+    later = MESSAGES.alias("later")
+    superseded = (
+        select(later.c.id)
+        .where(later.c.session_id == MESSAGES.c.session_id, later.c.id > MESSAGES.c.id)
+        .exists()
+    )
+    async with database.connect() as conn:
+        await conn.execute(
+            update(SESSIONS)
+            .where(SESSIONS.c.id.in_(select(MESSAGES.c.session_id).where(stranded, ~superseded)))
+            .values(last_error=STRANDED)
+        )
+        marked = await conn.execute(update(MESSAGES).where(stranded).values(status="failed"))
+    return marked.rowcount
+
+
+async def sweep_stranded_messages(
+    database: Database,
+    *,
+    upstream_timeout_seconds: float,
+    interval_seconds: float,
+    swept: asyncio.Event,
+) -> None:
+    """fail_stranded_messages at start-up and then every `interval_seconds`, for the life of the
+    process: a process that survived a database outage has its own stranded messages. Logs,
+    never raises; `swept` is set after each pass."""
+    budget = dt.timedelta(seconds=upstream_timeout_seconds)
+    while True:
+        try:
+            if marked := await fail_stranded_messages(database, upstream_budget=budget):
+                log.warning("marked %d stranded chat message(s) failed", marked)
+        except Exception:  # the database is down: the next pass tries again
+            log.warning("could not look for stranded chat messages", exc_info=True)
+        swept.set()
+        await asyncio.sleep(interval_seconds)
+
+
 async def _ask(
     database: GatedDatabase,
     broker: Broker,
@@ -488,18 +616,10 @@ async def _ask(
     quiz_in_progress: bool = False,
 ) -> ChatResult:
     """Call the upstream with no DB connection held, then store what happened."""
-    session_id = user_message.session_id
     try:
         reply: UpstreamReply = await call()
     except DomainError as exc:
-        async with database.connect() as conn:
-            await conn.execute(
-                update(MESSAGES).where(MESSAGES.c.id == user_message.id).values(status="failed")
-            )
-            values: dict[str, Any] = {"last_error": exc.detail[:500]}
-            if restore_question is not None:
-                values["pending_question"] = restore_question
-            await conn.execute(update(SESSIONS).where(SESSIONS.c.id == session_id).values(values))
+        await _record_failure(database, actor, user_message, exc.detail, restore_question)
         raise
 
     text = _reply_text(reply)
@@ -509,10 +629,13 @@ async def _ask(
     score = None
     if quiz_in_progress and not reply.interrupted:
         score = quiz.final_score(reply.score, reply.message.content if reply.message else None)
-    async with database.connect() as conn:
-        view, assistant_view, attempt_view = await _store_reply(
-            conn, actor, user_message, text, pending, score
-        )
+    try:
+        async with database.connect() as conn:
+            view, assistant_view, attempt_view = await _store_reply(
+                conn, actor, user_message, text, pending, score
+            )
+    except IntegrityError as exc:  # the subject went away meanwhile (its sessions with it)
+        raise NotFound("Session was deleted while the tutor was answering") from exc
     if assistant_view is not None:
         await _publish(broker, actor.id, assistant_view)
     return ChatResult(
@@ -538,16 +661,19 @@ async def send_message(
     the database in the same statement as the subject access: one round trip fewer."""
     if caller is None:
         raise Unauthenticated()
-    async with database.connect() as conn:
-        actor = await _caller_with_chat_access(conn, caller, data.asignatura)
-        owner, subject = await _touch_or_create_session(
-            conn, actor, data.id, data.asignatura, title_from(data.text)
-        )
-        if owner != actor.id:
-            raise Forbidden(NOT_YOURS)
-        if subject != data.asignatura:
-            raise InvalidInput(f"Session {data.id} is about subject {subject}")
-        user_message = await _insert_message(conn, data.id, "user", data.text, "sent")
+    try:
+        async with database.connect() as conn:  # one transaction: a refusal undoes the upsert
+            actor = await _caller_with_chat_access(conn, caller, data.asignatura)
+            owner, subject = await _touch_or_create_session(
+                conn, actor, data.id, data.asignatura, title_from(data.text)
+            )
+            if owner != actor.id:
+                raise Forbidden(NOT_YOURS)
+            if subject != data.asignatura:
+                raise InvalidInput(f"Session {data.id} is about subject {subject}")
+            user_message = await _insert_message(conn, data.id, "user", data.text, "sent")
+    except IntegrityError as exc:  # the subject (or the caller) was deleted after the check
+        raise NotFound("Subject not found") from exc
     await _publish(broker, actor.id, user_message)
     return await _ask(
         database,
@@ -570,15 +696,20 @@ async def answer_question(
 ) -> ChatResult:
     actor = require_actor(actor)
     session_id = check_session_id(session_id)
-    async with database.transaction() as db:
-        # The row lock makes a double-submitted answer see the question already taken.
-        session = await db.get(ChatSession, session_id, with_for_update=True)
-        if session is None:
+    async with database.connect() as conn:
+        row = (
+            await conn.execute(
+                select(
+                    SESSIONS.c.user_id, SESSIONS.c.subject_id, SESSIONS.c.pending_question
+                ).where(SESSIONS.c.id == session_id)
+            )
+        ).one_or_none()
+        if row is None:
             raise NotFound("Session not found")
-        if session.user_id != actor.id:
+        owner, subject_id, pending = row
+        if owner != actor.id:
             raise Forbidden(NOT_YOURS)
-        await require_chat_access(db, actor, session.subject_id)
-        pending = session.pending_question
+        actor = await _caller_with_chat_access(conn, actor, subject_id)
         if not pending:
             raise InvalidInput("No pending question in this session")
         answer = data.answer.strip()
@@ -590,12 +721,21 @@ async def answer_question(
                 f"current_question_index {data.current_question_index} is not the pending "
                 f"question ({expected})"
             )
-        session.pending_question = None
-        session.last_active = utcnow()
-        message = Message(session_id=session_id, role="user", content=answer, status="sent")
-        db.add(message)
-        await db.flush()
-        user_message = MessageView.model_validate(message)
+        # The claim: one answer per question on both engines. The read above took no lock
+        # (SQLite has no FOR UPDATE); this UPDATE is atomic and re-checks the question, so of
+        # several concurrent answers exactly one sees a row.
+        claimed = await conn.execute(
+            update(SESSIONS)
+            .where(
+                SESSIONS.c.id == session_id,
+                SESSIONS.c.user_id == actor.id,
+                _pending_index() == data.current_question_index,
+            )
+            .values(pending_question=null(), last_active=utcnow())
+        )
+        if claimed.rowcount != 1:
+            raise Conflict("This question was already answered")
+        user_message = await _insert_message(conn, session_id, "user", answer, "sent")
     await _publish(broker, actor.id, user_message)
     return await _ask(
         database,

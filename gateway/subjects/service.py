@@ -45,10 +45,19 @@ async def get_subject(db: AsyncSession, subject_id: str) -> Subject:
     return subject
 
 
+def teaches(actor: Actor, professor_id: uuid.UUID | None) -> bool:
+    """Whether the caller is the subject's professor: assigned to it AND still a PROFESSOR.
+
+    The one statement of this rule, for every path on both faces. A demotion keeps the
+    assignment (re-promotion restores it; an admin reassigns explicitly), but the assignment
+    alone grants nothing: the role is read from the database on every request."""
+    return actor.role is Role.PROFESSOR and professor_id is not None and professor_id == actor.id
+
+
 def check_chat_access(actor: Actor, *, professor_id: uuid.UUID | None, enrolled: bool) -> None:
     """Who may talk to the tutor about a subject: its enrolled students, its professor, admins.
     The one statement of this rule; callers fetch `professor_id` and `enrolled` as they like."""
-    if actor.role is Role.ADMIN or professor_id == actor.id:
+    if actor.role is Role.ADMIN or teaches(actor, professor_id):
         return
     if actor.role is Role.STUDENT and enrolled:
         return
@@ -73,7 +82,7 @@ async def require_chat_access(db: AsyncSession, actor: Actor | None, subject_id:
 def require_staff(actor: Actor | None, professor_id: uuid.UUID | None) -> Actor:
     """A subject's students and analytics: its own professor and admins only."""
     actor = require_actor(actor)
-    if actor.role is not Role.ADMIN and (professor_id is None or professor_id != actor.id):
+    if actor.role is not Role.ADMIN and not teaches(actor, professor_id):
         raise Forbidden(NOT_OWNER)
     return actor
 
@@ -412,7 +421,7 @@ async def update_subject(
     """Admins edit any subject; a professor edits their own but cannot hand it to someone else."""
     actor = require_role(actor, Role.PROFESSOR, Role.ADMIN)
     subject = await get_subject(db, subject_id)
-    if not actor.is_admin and subject.professor_id != actor.id:
+    if not actor.is_admin and not teaches(actor, subject.professor_id):
         raise Forbidden(NOT_OWNER)
     if changes.professor_id is not None:
         if not actor.is_admin:
