@@ -104,6 +104,7 @@ class RedisBroker:
         self._local = MemoryBroker()
         self._lock = asyncio.Lock()
         self._reader: asyncio.Task[None] | None = None
+        self._pending: set[str] = set()  # channels to subscribe once Redis is back
 
     def subscribers(self, channel: str) -> int:
         return self._local.subscribers(channel)
@@ -126,12 +127,17 @@ class RedisBroker:
         async with self._lock:
             first = self._local.subscribers(channel) == 0
             queue = self._local.add(channel)
-            try:
-                if first:
+            if first:
+                try:
                     await self._pubsub.subscribe(PREFIX + channel)
-            except Exception:
-                self._local.discard(channel, queue)
-                raise
+                except Exception:
+                    # Redis is down: this process's own messages still reach the subscriber
+                    # (publish falls back to local delivery); the reader subscribes it later.
+                    self._pending.add(channel)
+                    BROKER_FAILURES.labels("subscribe").inc()
+                    log.warning(
+                        "redis subscribe failed; local delivery only for now", exc_info=True
+                    )
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read(), name="redis-pubsub-reader")
         try:
@@ -139,12 +145,23 @@ class RedisBroker:
         finally:
             async with self._lock:
                 if self._local.discard(channel, queue):
+                    self._pending.discard(channel)
                     with contextlib.suppress(Exception):
                         await self._pubsub.unsubscribe(PREFIX + channel)
+
+    async def _resubscribe_pending(self) -> None:
+        async with self._lock:
+            if not self._pending:
+                return
+            channels = sorted(self._pending)
+            await self._pubsub.subscribe(*(PREFIX + c for c in channels))
+            self._pending.difference_update(channels)
+            log.info("redis is back: subscribed %d waiting channel(s)", len(channels))
 
     async def _read(self) -> None:
         while True:
             try:
+                await self._resubscribe_pending()
                 message = await self._pubsub.get_message(timeout=1.0)
             except asyncio.CancelledError:
                 raise

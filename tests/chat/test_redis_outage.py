@@ -149,3 +149,16 @@ async def test_chat_goes_on_when_redis_hangs(
     before = failures()
     await chat_on_both_faces(world, served, "frozen")
     assert failures() >= before + 2
+
+
+async def test_a_subscription_opened_while_redis_is_down_hears_this_process(
+    world: World, served: Served, redis_server: Redis
+) -> None:
+    redis_server.kill()
+    broker = served.gateway.broker
+    async with asyncio.timeout(HANG_GUARD_SECONDS):
+        async with broker.subscribe(channel("down")) as queue:
+            await chat_on_both_faces(world, served, "down")
+            heard = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert [e["message"]["role"] for e in heard] == ["user", "assistant"]
+    assert REGISTRY.get_sample_value("gateway_broker_failures_total", {"operation": "subscribe"})
