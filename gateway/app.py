@@ -121,26 +121,32 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await gateway.stop()
 
+    rest = build_rest_app(gateway)
+    middleware = [
+        Middleware(RequestObservability),  # outermost: ids and metrics cover everything
+        Middleware(CatchAll),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        ),
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+    ]
+    if settings.otel_enabled:  # off: nothing of OpenTelemetry is even imported
+        from gateway.observability import tracing
+
+        tracing.install(gateway, rest, middleware)
     app = Starlette(
         routes=[
             Route("/metrics", metrics.metrics_endpoint, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Mount("/", app=build_rest_app(gateway)),
+            Mount("/", app=rest),
         ],
-        middleware=[
-            Middleware(RequestObservability),  # outermost: ids and metrics cover everything
-            Middleware(CatchAll),
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_credentials=True,
-                allow_methods=["*"],
-                allow_headers=["*"],
-                expose_headers=["X-Request-ID", "Retry-After"],
-            ),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-        ],
+        middleware=middleware,
         lifespan=lifespan,
     )
     app.state.gateway = gateway

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = ["http://localhost:5173", "http://localhost:3000"]
     log_level: str = "INFO"
     log_json: bool = False
+    # OpenTelemetry tracing (docs/observability.md). Exporter, service name and sampler come
+    # from the standard OTEL_* variables. Resolvers faster than the threshold get no span.
+    otel_enabled: bool = False
+    otel_resolver_threshold_ms: float = Field(default=10.0, ge=0)
 
     active_days: int = Field(default=7, ge=1, description="'active' student window for analytics")
     graphql_max_depth: int = Field(default=10, ge=2)

@@ -33,6 +33,7 @@ class Stub:
         self.slow_seconds = 3.0
         self.script: list[dict[str, Any]] = []
         self.requests: list[tuple[str, Any]] = []
+        self.headers: list[dict[str, str]] = []  # of each /chat and /resume_chat request
         self.demo = Demo()
         self.app = Starlette(
             routes=[
@@ -45,6 +46,7 @@ class Stub:
     def reset(self) -> None:
         self.mode, self.structured_score, self.script = "demo", True, []
         self.requests.clear()
+        self.headers.clear()
         self.demo = Demo()
 
     async def _fault(self) -> Response | None:
@@ -86,6 +88,7 @@ class Stub:
     async def chat(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(("/chat", body))
+        self.headers.append(dict(request.headers))
         fault = await self._fault()
         if fault is not None:
             return fault
@@ -94,6 +97,7 @@ class Stub:
     async def resume(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(("/resume_chat", body))
+        self.headers.append(dict(request.headers))
         fault = await self._fault()
         if fault is not None:
             return fault
