@@ -111,9 +111,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     gateway = Gateway(settings)
     graphql = GatewayGraphQL(gateway)
+    rest = build_rest_app(gateway)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        metrics.precreate(metrics.known_routes(rest))
         await gateway.start()
         try:
             async with tuned_gc(settings):
@@ -121,7 +123,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await gateway.stop()
 
-    rest = build_rest_app(gateway)
     middleware = [
         Middleware(RequestObservability),  # outermost: ids and metrics cover everything
         Middleware(CatchAll),
