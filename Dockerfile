@@ -17,7 +17,7 @@ WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
 COPY gateway ./gateway
 COPY migrations ./migrations
-RUN pip install -e . && mkdir -p /tmp/gateway-metrics && chown gateway:gateway /tmp/gateway-metrics
+RUN pip install -e ".[otel]" && mkdir -p /tmp/gateway-metrics && chown gateway:gateway /tmp/gateway-metrics
 
 USER gateway
 EXPOSE 8000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import secrets
@@ -125,6 +126,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "GATEWAY_CHAT_DB_SLOTS must be smaller than the pool "
                 "(GATEWAY_DB_POOL_SIZE + GATEWAY_DB_MAX_OVERFLOW), or chats could starve others"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tracing_installed(self) -> Settings:
+        if self.otel_enabled and importlib.util.find_spec("opentelemetry.sdk") is None:
+            raise ValueError(
+                "GATEWAY_OTEL_ENABLED needs the tracing packages: pip install 'study-gateway[otel]'"
             )
         return self
 
