@@ -4,6 +4,8 @@ cannot run here)."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +70,20 @@ def test_dashboard_queries_tell_the_truth() -> None:
     assert any("gateway_graphql_errors_total" in e for e in exprs("GraphQL errors by code"))
     ids = [p["id"] for p in DASHBOARD["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_every_dashboard_query_parses_in_prometheus(tmp_path: Path) -> None:
+    """promtool (from the same package as the prometheus binary) parses each expression."""
+    promtool = shutil.which("promtool")
+    assert promtool, "needs promtool: apt-get install -y prometheus"
+    rules = [
+        {"record": f"dashboard:panel{p['id']}:{t['refId']}", "expr": t["expr"]}
+        for p in DASHBOARD["panels"]
+        for t in p["targets"]
+    ]
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    done = subprocess.run(
+        [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

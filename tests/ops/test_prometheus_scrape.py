@@ -4,6 +4,7 @@ burst of a label set included."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from gateway.config import Settings
-from tests.ops.conftest import Server, free_port, server_env
+from tests.ops.conftest import ROOT, Server, free_port, server_env
 
 SCRAPE_SECONDS = 1
 
@@ -139,3 +140,12 @@ def test_increase_counts_the_first_burst_across_two_workers(
         assert prom.scalar(
             'sum(increase(gateway_rate_limited_total{category="auth"}[5m]))', at
         ) == pytest.approx(refused)
+        # Every count on the dashboard answers, 0 when nothing happened, never "no data"
+        # (a latency quantile of no operation at all has no value: there "no data" is true).
+        dashboard = json.loads((ROOT / "deploy/grafana/dashboards/gateway.json").read_text())
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                if not target["expr"].startswith("histogram_quantile"):
+                    assert prom.query(target["expr"], at), (panel["title"], target["expr"])
+        five_xx = dashboard["panels"][1]["targets"][0]["expr"]
+        assert prom.scalar(five_xx, at) == 0
