@@ -127,14 +127,44 @@ def install(gateway: Gateway, rest_app: FastAPI, middleware: list[Middleware]) -
     )
     # Right inside RequestObservability, so that the request id is known.
     middleware.insert(2, Middleware(SpanDetails))
+    instrument_rest(rest_app, tracer_provider)
+    instrument_engine(gateway.db.engine, tracer_provider)
+    gateway_logging.trace_ids = _trace_ids
+
+
+class SampledOnly:
+    """The REST app's instrumented stack for sampled requests, its plain stack for the others:
+    the route span is a child of the HTTP span, so it can only be sampled when that one is,
+    and the instrumentation's work (a second pass over the headers, a second route match)
+    would be spent on nothing. `.app` leads to the instrumented stack, where FastAPI looks
+    for the OpenTelemetry middleware before switching its native telemetry on."""
+
+    def __init__(self, traced: ASGIApp, plain: ASGIApp) -> None:
+        self.app = traced
+        self.plain = plain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if trace.get_current_span().is_recording():
+            await self.app(scope, receive, send)
+        else:
+            await self.plain(scope, receive, send)
+
+
+def instrument_rest(rest_app: FastAPI, tracer_provider: TracerProvider) -> None:
+    """REST route spans (opentelemetry-instrumentation-fastapi), for sampled requests only."""
+    build_plain = rest_app.build_middleware_stack
     FastAPIInstrumentor.instrument_app(
         rest_app,
         tracer_provider=tracer_provider,
         excluded_urls=EXCLUDED_URLS,
         exclude_spans=["receive", "send"],
     )
-    instrument_engine(gateway.db.engine, tracer_provider)
-    gateway_logging.trace_ids = _trace_ids
+    build_traced = rest_app.build_middleware_stack
+
+    def build_both() -> ASGIApp:
+        return SampledOnly(build_traced(), build_plain())
+
+    rest_app.build_middleware_stack = build_both  # type: ignore[method-assign]
 
 
 def instrument_engine(engine: AsyncEngine, tracer_provider: TracerProvider) -> None:

@@ -18,6 +18,7 @@ from asgi_lifespan import LifespanManager
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler
 from opentelemetry.trace import SpanKind
 
 from gateway.app import create_app
@@ -39,10 +40,15 @@ mutation Send($s: String!, $subj: String!, $c: String!) {
 
 
 @pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
+def sampler() -> Sampler:
+    return ALWAYS_ON
+
+
+@pytest.fixture
+def exporter(sampler: Sampler) -> Iterator[InMemorySpanExporter]:
     """The SDK's in-memory exporter, on a provider the gateway is told to use."""
     memory = InMemorySpanExporter()
-    provider = TracerProvider()
+    provider = TracerProvider(sampler=sampler)
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracing.use(provider)
     yield memory
@@ -178,6 +184,21 @@ async def test_a_graphql_send_message_is_one_trace(
     resolver = found.one("resolve Mutation.sendMessage")
     assert resolver.parent is not None and resolver.parent.span_id == operation.context.span_id
     check_common(found, "/graphql", operation, response, stub)
+
+
+@pytest.mark.parametrize("sampler", [ALWAYS_OFF])
+async def test_an_unsampled_chat_records_nothing_and_says_so_upstream(
+    traced: httpx.AsyncClient, world: World, stub: Stub, exporter: InMemorySpanExporter
+) -> None:
+    for path, body in (
+        ("/chat", {"id": "u-1", "asignatura": "INF001", "content": "¿Una pila?"}),
+        ("/graphql", {"query": SEND, "variables": {"s": "u-2", "subj": "INF001", "c": "¿Cola?"}}),
+    ):
+        response = await traced.post(path, json=body, headers=world.h(world.ana))
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        flags = stub.headers[-1]["traceparent"].split("-")[3]
+        assert int(flags, 16) & 1 == 0  # not sampled: the upstream should not record either
+    assert exporter.get_finished_spans() == ()
 
 
 async def test_graphql_errors_mark_the_operation_span(
