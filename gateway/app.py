@@ -123,23 +123,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await gateway.stop()
 
-    middleware = [
-        Middleware(RequestObservability),  # outermost: ids and metrics cover everything
-        Middleware(CatchAll),
-        Middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_credentials=True,
-            allow_methods=["*"],
-            allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After"],
-        ),
-        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-    ]
-    if settings.otel_enabled:  # off: nothing of OpenTelemetry is even imported
-        from gateway.observability import tracing
-
-        tracing.install(gateway, rest, middleware)
     app = Starlette(
         routes=[
             Route("/metrics", metrics.metrics_endpoint, methods=["GET"]),
@@ -147,8 +130,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Mount("/", app=rest),
         ],
-        middleware=middleware,
+        middleware=[
+            Middleware(RequestObservability),  # outermost: ids and metrics cover everything
+            Middleware(CatchAll),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_credentials=True,
+                allow_methods=["*"],
+                allow_headers=["*"],
+                expose_headers=["X-Request-ID", "Retry-After"],
+            ),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )
+    if settings.otel_enabled:  # off: nothing of OpenTelemetry is even imported
+        from gateway.observability import tracing
+
+        tracing.install(gateway, rest, app.user_middleware)
     app.state.gateway = gateway
     return app

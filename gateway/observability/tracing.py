@@ -27,7 +27,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.observability import logging as gateway_logging
-from gateway.observability.middleware import route_template
+from gateway.observability.middleware import RequestObservability, route_template
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -115,6 +115,9 @@ def install(gateway: Gateway, rest_app: FastAPI, middleware: list[Middleware]) -
     its engine, and the trace id on every log line. The upstream client is instrumented when
     it is built (instrument_http_client)."""
     tracer_provider = provider()
+    # Right inside RequestObservability (which sets the request id), else outermost.
+    observed = [i for i, m in enumerate(middleware) if m.cls is RequestObservability]
+    middleware.insert(observed[0] + 1 if observed else 0, Middleware(SpanDetails))
     middleware.insert(
         0,
         Middleware(
@@ -125,8 +128,6 @@ def install(gateway: Gateway, rest_app: FastAPI, middleware: list[Middleware]) -
             exclude_spans=["receive", "send"],
         ),
     )
-    # Right inside RequestObservability, so that the request id is known.
-    middleware.insert(2, Middleware(SpanDetails))
     instrument_rest(rest_app, tracer_provider)
     instrument_engine(gateway.db.engine, tracer_provider)
     gateway_logging.trace_ids = _trace_ids

@@ -4,6 +4,7 @@ trace's `traceparent`. With tracing off nothing of OpenTelemetry is imported."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import logging
@@ -20,6 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler
 from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
 
 from gateway.app import create_app
 from gateway.config import Settings
@@ -257,3 +259,16 @@ def test_tracing_off_imports_no_sdk_and_no_instrumentation(settings: Settings) -
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_tracing_on_without_the_packages_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.startswith("opentelemetry") else real(name, *a),
+    )
+    with pytest.raises(ValidationError, match=r"study-gateway\[otel\]"):
+        Settings(env="test", jwt_secret="x" * 40, otel_enabled=True)
