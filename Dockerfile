@@ -27,7 +27,7 @@ COPY gateway ./gateway
 COPY migrations ./migrations
 COPY --from=graphiql-packages /packages /tmp/graphiql-packages
 # GraphiQL's files land in gateway/static/graphiql, so /graphql works offline when the IDE is on.
-RUN pip install -e . \
+RUN pip install -e ".[otel]" \
     && gateway fetch-graphiql-assets --tarballs /tmp/graphiql-packages \
     && rm -rf /tmp/graphiql-packages \
     && mkdir -p /tmp/gateway-metrics && chown gateway:gateway /tmp/gateway-metrics

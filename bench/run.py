@@ -176,7 +176,39 @@ def base_env(dsn: str) -> dict[str, str]:
     return env
 
 
-def contenders(dsn: str, pgl_dir: Path | None) -> list[Contender]:
+OTLP_SINK_PORT = 8399
+
+
+def traced_env(dsn: str, ratio: float) -> dict[str, str]:
+    """The gateway with tracing on, sampling `ratio` of the requests, exporting over OTLP/HTTP
+    to bench/otlp_sink.py (which accepts and drops every batch)."""
+    env = base_env(dsn)
+    env.update(
+        GATEWAY_OTEL_ENABLED="true",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://{HOST}:{OTLP_SINK_PORT}",
+        OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG=str(ratio),
+    )
+    return env
+
+
+def tracing_contenders(dsn: str) -> list[Contender]:
+    found = []
+    for port, ratio, label in ((8312, 1.0, "100%"), (8313, 0.01, "1%")):
+        server = Server(
+            f"gateway traced {label}",
+            port,
+            uvicorn_argv("gateway.app:create_app", port, factory=True),
+            traced_env(dsn, ratio),
+        )
+        found += [
+            Contender(f"gateway REST traced {label}", server, rest_ops()),
+            Contender(f"gateway GraphQL traced {label}", server, graphql_ops()),
+        ]
+    return found
+
+
+def contenders(dsn: str, pgl_dir: Path | None, tracing: bool = False) -> list[Contender]:
     floor = Server("floor", 8310, uvicorn_argv("bench.floor:app", 8310), base_env(dsn))
     gateway = Server(
         "gateway", 8311, uvicorn_argv("gateway.app:create_app", 8311, factory=True), base_env(dsn)
@@ -187,6 +219,8 @@ def contenders(dsn: str, pgl_dir: Path | None) -> list[Contender]:
         Contender("gateway GraphQL", gateway, graphql_ops()),
         Contender("gateway GraphQL APQ", gateway, graphql_ops(apq)),
     ]
+    if tracing:
+        found += tracing_contenders(dsn)
     if pgl_dir is not None:
         env = dict(os.environ)
         env.update(
@@ -444,10 +478,10 @@ class Row:
     skipped: str = ""
 
 
-def start(server: Server) -> None:
+def start(server: Server, cpu: int = 0) -> None:
     log = open(OUT / f"{slug(server.name)}.log", "wb")
     server.proc = subprocess.Popen(
-        pin(0) + server.argv,
+        pin(cpu) + server.argv,
         cwd=server.cwd,
         env=server.env,
         stdout=log,
@@ -592,6 +626,12 @@ def main() -> None:
         default=BENCH / ".node",
         help="where PostGraphile and Node 22 are installed (npm --prefix)",
     )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="add the gateway with OpenTelemetry tracing on, sampling 100 %% and 1 %% "
+        "(exported to bench/otlp_sink.py)",
+    )
     parser.add_argument("--only", default="", help="comma-separated contender names")
     parser.add_argument("--ops", default=",".join(OPERATIONS), help="comma-separated operations")
     parser.add_argument(
@@ -619,11 +659,19 @@ def main() -> None:
         apply_postgraphile_sql(args.dsn)
     tokens = issue_tokens(args.dsn)
 
-    chosen = contenders(args.dsn, pgl_dir)
+    chosen = contenders(args.dsn, pgl_dir, args.tracing)
     if args.only:
         names = {n.strip().lower() for n in args.only.split(",")}
         chosen = [c for c in chosen if c.name.lower() in names]
     servers = list({id(c.server): c.server for c in chosen}.values())
+    if args.tracing:
+        sink = Server(
+            "otlp sink",
+            OTLP_SINK_PORT,
+            [sys.executable, "-m", "bench.otlp_sink", str(OTLP_SINK_PORT)],
+            dict(os.environ),
+        )
+        start(sink, cpu=1)  # beside wrk: its CPU is not the gateway's
     rows: list[Row] = []
     rss: dict[str, float] = {}
     try:
@@ -650,6 +698,8 @@ def main() -> None:
     finally:
         for server in servers:
             stop(server)
+        if args.tracing:
+            stop(sink)
 
     print()
     print(f"`python -m bench.run {' '.join(sys.argv[1:])}`".replace(" `", "`"))

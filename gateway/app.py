@@ -46,9 +46,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     gateway = Gateway(settings)
     graphql = GatewayGraphQL(gateway)
+    rest = build_rest_app(gateway)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        metrics.precreate(metrics.known_routes(rest))
         await gateway.start()
         try:
             async with tuned_gc(settings):
@@ -68,7 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *ide_routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Mount("/", app=build_rest_app(gateway)),
+            Mount("/", app=rest),
         ],
         middleware=[
             Middleware(RequestObservability),  # outermost: ids and metrics cover everything
@@ -85,5 +87,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    if settings.otel_enabled:  # off: nothing of OpenTelemetry is even imported
+        from gateway.observability import tracing
+
+        tracing.install(gateway, rest, app.user_middleware)
     app.state.gateway = gateway
     return app

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -17,21 +18,32 @@ from gateway.config import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from gateway.observability.logging import logging_config
-
     settings = Settings()
     if settings.should_auto_migrate:
         from gateway import migrate
 
         asyncio.run(migrate.upgrade(settings))
         os.environ["GATEWAY_AUTO_MIGRATE"] = "false"  # done once here, not once per worker
+    created = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Workers inherit the environment: one shared directory makes /metrics whole.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+        created = tempfile.mkdtemp(prefix="gateway-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = created
     elif os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         _empty_dir(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
+    try:
+        _run_uvicorn(args, settings)
+    finally:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+    return 0
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    from gateway.observability.logging import logging_config
+
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,
@@ -48,7 +60,6 @@ def _serve(args: argparse.Namespace) -> int:
             args.grace if args.grace is not None else settings.shutdown_grace_seconds
         ),
     )
-    return 0
 
 
 def _empty_dir(directory: Path) -> None:
@@ -250,6 +261,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command != "serve":
+        # The directory belongs to the running server's workers: a one-off command's samples
+        # must not be added to theirs (nor leave files behind there).
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return int(args.func(args))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import secrets
@@ -71,6 +72,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = ["http://localhost:5173", "http://localhost:3000"]
     log_level: str = "INFO"
     log_json: bool = False
+    # OpenTelemetry tracing (docs/observability.md). Exporter, service name and sampler come
+    # from the standard OTEL_* variables. Resolvers faster than the threshold get no span.
+    otel_enabled: bool = False
+    otel_resolver_threshold_ms: float = Field(default=10.0, ge=0)
 
     active_days: int = Field(default=7, ge=1, description="'active' student window for analytics")
     graphql_max_depth: int = Field(default=10, ge=2)
@@ -129,6 +134,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "GATEWAY_CHAT_DB_SLOTS must be smaller than the pool "
                 "(GATEWAY_DB_POOL_SIZE + GATEWAY_DB_MAX_OVERFLOW), or chats could starve others"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tracing_installed(self) -> Settings:
+        if self.otel_enabled and importlib.util.find_spec("opentelemetry.sdk") is None:
+            raise ValueError(
+                "GATEWAY_OTEL_ENABLED needs the tracing packages: pip install 'study-gateway[otel]'"
             )
         return self
 

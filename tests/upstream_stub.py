@@ -47,6 +47,7 @@ class Stub:
         # mode "held": every call waits until the test sets this (then answers as the demo).
         self.release = threading.Event()
         self.held: Held | None = None
+        self.headers: list[dict[str, str]] = []  # of each /chat and /resume_chat request
         self.demo = Demo()
         self.app = Starlette(
             routes=[
@@ -64,6 +65,7 @@ class Stub:
         self.requests.clear()
         self.release.set()  # a held call left over from a test must not hang the next one
         self.release = threading.Event()
+        self.headers.clear()
         self.demo = Demo()
 
     async def _fault(self) -> Response | None:
@@ -114,6 +116,7 @@ class Stub:
     async def chat(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(("/chat", body))
+        self.headers.append(dict(request.headers))
         fault = await self._fault()
         if fault is not None:
             return fault
@@ -122,6 +125,7 @@ class Stub:
     async def resume(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(("/resume_chat", body))
+        self.headers.append(dict(request.headers))
         fault = await self._fault()
         if fault is not None:
             return fault

@@ -66,6 +66,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         # Parsing and validation (both cached) plus the token, depth, alias and cost limits.
         QueryLimits.factory(settings),
     ]
+    if settings.otel_enabled:  # outermost: the operation span covers the other extensions
+        from gateway.observability.graphql_tracing import GraphQLTracing
+
+        extensions.insert(0, GraphQLTracing.factory(settings.otel_resolver_threshold_ms))
     introspection = settings.graphql_introspection
     if introspection is False or (introspection is None and production):
         extensions.append(DisableIntrospection)

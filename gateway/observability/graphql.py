@@ -47,6 +47,7 @@ class GraphQLObservability(SchemaExtension):
                 outcome = code if isinstance(code, str) else "error"
                 rid = request_id.get()
                 for error in errors:
+                    metrics.count_graphql_error((error.extensions or {}).get("code"))
                     error.extensions = {**(error.extensions or {}), "requestId": rid}
         finally:
             name, kind = self._operation()

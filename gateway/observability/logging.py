@@ -8,10 +8,13 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
+# Set by gateway.observability.tracing when tracing is on: the current trace and span ids.
+trace_ids: Callable[[], dict[str, str]] | None = None
 
 # Accepted from clients as is; anything else (too long, odd characters) is replaced so a
 # caller cannot forge log lines or bloat them.
@@ -26,10 +29,13 @@ def new_request_id(incoming: str | None) -> str:
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds `record.request_id` (the current request's id, or "-")."""
+    """Adds `record.request_id` (the current request's id, or "-") and, with tracing on, the
+    current `trace_id` and `span_id` (read when the line is written, inside the span)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
+        if trace_ids is not None:
+            record.__dict__.update(trace_ids())
         return True
 
 

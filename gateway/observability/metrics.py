@@ -5,8 +5,11 @@ aggregates them (prometheus-client multiprocess mode)."""
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from typing import Any
 
+from fastapi import FastAPI
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -22,7 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+# Most requests finish within a few milliseconds: the first buckets must resolve them.
+LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
+)
 
 HTTP_REQUESTS = Counter(
     "gateway_http_requests_total",
@@ -50,6 +56,11 @@ GRAPHQL_LATENCY = Histogram(
     "GraphQL operation duration by operation name and type.",
     ["operation", "type"],
     buckets=LATENCY_BUCKETS,
+)
+GRAPHQL_ERRORS = Counter(
+    "gateway_graphql_errors_total",
+    "Errors in GraphQL responses (sent with HTTP 200) by extensions.code.",
+    ["code"],
 )
 UPSTREAM_CALLS = Counter(
     "gateway_upstream_requests_total",
@@ -85,6 +96,81 @@ RATE_LIMITED = Counter(
 )
 
 
+UPSTREAM_OUTCOMES = ("ok", "timeout", "unavailable", "bad_response")
+RATE_LIMIT_CATEGORIES = ("auth", "chat", "default")
+# Created for every known route at start; other codes appear when first seen.
+PRECREATED_STATUSES = ("200", "401", "429", "500", "503")
+# Codes outside the gateway's own list are counted as "other" (bounded label values).
+GRAPHQL_ERROR_CODES = frozenset(
+    {
+        "BAD_REQUEST",
+        "BAD_USER_INPUT",
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "CONFLICT",
+        "ALREADY_ENROLLED",
+        "PAYLOAD_TOO_LARGE",
+        "RATE_LIMITED",
+        "UPSTREAM_BAD_RESPONSE",
+        "UPSTREAM_UNAVAILABLE",
+        "SERVICE_UNAVAILABLE",
+        "UPSTREAM_TIMEOUT",
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+        "INTERNAL_SERVER_ERROR",
+        "QUERY_TOO_DEEP",
+        "QUERY_TOO_COMPLEX",
+        "TOO_MANY_ALIASES",
+        "TOO_MANY_TOKENS",
+        "PERSISTED_QUERY_NOT_FOUND",
+        "PERSISTED_QUERY_NOT_SUPPORTED",
+    }
+)
+
+
+def precreate(routes: Iterable[tuple[str, str]]) -> None:
+    """Create the known label sets at start, at zero. A series that first appears with a
+    value N loses those N in Prometheus' rate()/increase() (they need a previous sample), so
+    the first burst of rate-limited requests or of a route's errors would show as nothing."""
+    for category in RATE_LIMIT_CATEGORIES:
+        RATE_LIMITED.labels(category)
+    for outcome in UPSTREAM_OUTCOMES:
+        UPSTREAM_CALLS.labels(outcome)
+        UPSTREAM_LATENCY.labels(outcome)
+    for code in (*GRAPHQL_ERROR_CODES, "other"):
+        GRAPHQL_ERRORS.labels(code)
+    for method, route in routes:
+        HTTP_LATENCY.labels(method, route)
+        for status in PRECREATED_STATUSES:
+            HTTP_REQUESTS.labels(method, route, status)
+
+
+def known_routes(rest: FastAPI) -> list[tuple[str, str]]:
+    """(method, route template) of /graphql and of every REST route that the OpenAPI schema
+    lists. The REST app is mounted at "/" and its routers have no include prefix, so a
+    route's own path is the template the middleware records."""
+    found = [("GET", "/graphql"), ("POST", "/graphql"), ("GET", "/metrics")]
+
+    def walk(routes: Iterable[Any]) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)  # FastAPI's include_router
+            if included is not None:
+                walk(included.routes)
+                continue
+            path = getattr(route, "path_format", None)
+            methods = getattr(route, "methods", None) or ()
+            if isinstance(path, str) and getattr(route, "include_in_schema", False):
+                found.extend((method, path) for method in sorted(methods) if method != "HEAD")
+
+    walk(rest.router.routes)
+    return found
+
+
+def count_graphql_error(code: object) -> None:
+    GRAPHQL_ERRORS.labels(code if code in GRAPHQL_ERROR_CODES else "other").inc()
+
+
 def observe_upstream(outcome: str, seconds: float) -> None:
     """Called by the chat flow after each upstream call."""
     UPSTREAM_CALLS.labels(outcome).inc()
@@ -115,8 +201,36 @@ def mark_process_dead() -> None:
         multiprocess.mark_process_dead(os.getpid())
 
 
+_LIVE_FILE = re.compile(r"^gauge_live\w+_(\d+)\.db$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def forget_dead_processes(directory: str) -> None:
+    """A worker killed outright (SIGKILL, OOM) never runs its shutdown: its live gauges (in
+    progress, pool in use, waiting) would stay in the sum for good. Scrapes drop them.
+    The directory is per host (per pod), so the pids are this host's."""
+    pids = {int(m[1]) for name in os.listdir(directory) if (m := _LIVE_FILE.match(name))}
+    for pid in pids:
+        if not _alive(pid):
+            try:
+                multiprocess.mark_process_dead(pid, directory)
+            except FileNotFoundError:
+                pass  # another worker's scrape removed it first
+
+
 def registry() -> CollectorRegistry:
-    if multiprocess_dir():
+    directory = multiprocess_dir()
+    if directory:
+        forget_dead_processes(directory)
         collected = CollectorRegistry()
         multiprocess.MultiProcessCollector(collected)
         return collected

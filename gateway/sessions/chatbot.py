@@ -76,7 +76,7 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         max_connections=settings.chatbot_max_connections,
         max_keepalive_connections=settings.chatbot_max_keepalive,
     )
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         transport=ShardedTransport(limits),
         timeout=httpx.Timeout(
             settings.chatbot_timeout_seconds,
@@ -86,6 +86,11 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         follow_redirects=False,
         trust_env=False,
     )
+    if settings.otel_enabled:
+        from gateway.observability.tracing import instrument_http_client
+
+        instrument_http_client(client)
+    return client
 
 
 class Chatbot:

@@ -22,12 +22,20 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 
 def test_compose_has_the_whole_stack() -> None:
-    assert set(SERVICES) == {"postgres", "redis", "gateway", "chatbot", "prometheus", "grafana"}
+    assert set(SERVICES) == {
+        "postgres",
+        "redis",
+        "gateway",
+        "chatbot",
+        "prometheus",
+        "grafana",
+        "jaeger",
+    }
     assert "pgdata" in COMPOSE["volumes"]
 
 
 @pytest.mark.parametrize(
-    "name", ["postgres", "redis", "gateway", "chatbot", "prometheus", "grafana"]
+    "name", ["postgres", "redis", "gateway", "chatbot", "prometheus", "grafana", "jaeger"]
 )
 def test_every_service_has_a_healthcheck(name: str) -> None:
     check = SERVICES[name]["healthcheck"]
