@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=10, ge=2)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=5000, ge=100)
+    # Field selections per document (fragments expanded) and repetitions of one response key
+    # in one selection set: both bound graphql-core's validation, whose overlapping-fields rule
+    # compares same-named fields pairwise (docs/security-limits.md). GraphiQL's introspection
+    # query has ~230 fields.
+    graphql_max_fields: int = Field(default=250, ge=10)
+    graphql_max_field_repeats: int = Field(default=20, ge=2)
     graphql_max_cost: int = Field(default=10_000, ge=1, description="static cost limit per query")
     graphql_max_json_depth: int = Field(default=20, ge=2, description="nesting of a JSON body")
     graphql_apq: bool = True  # automatic persisted queries (Apollo protocol)
