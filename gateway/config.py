@@ -80,7 +80,17 @@ class Settings(BaseSettings):
     graphql_max_json_depth: int = Field(default=20, ge=2, description="nesting of a JSON body")
     graphql_apq: bool = True  # automatic persisted queries (Apollo protocol)
     graphql_apq_cache_size: int = Field(default=1000, ge=1)
-    graphql_apq_ttl_seconds: int = Field(default=86_400, ge=1, description="Redis entry lifetime")
+    # One registered document at most (64 KiB: the 5,000-token limit at ~12 bytes a token,
+    # indentation included), all of them in one process at most 16 MiB, in Redis at most
+    # `graphql_apq_redis_max_entries` of them (x 64 KiB = 128 MiB at worst), each for at most
+    # a week. See docs/security-limits.md.
+    graphql_apq_max_query_bytes: int = Field(default=65_536, ge=1024)
+    graphql_apq_cache_bytes: int = Field(default=16 * 1024 * 1024, ge=65_536)
+    graphql_apq_redis_max_entries: int = Field(default=2000, ge=1)
+    graphql_apq_key_prefix: str = "gateway:apq:"
+    graphql_apq_ttl_seconds: int = Field(
+        default=86_400, ge=1, le=7 * 86_400, description="Redis entry lifetime"
+    )
     graphql_ide: bool | None = None  # None: on except in production
     graphql_introspection: bool | None = None  # None: on except in production
     max_page_size: int = Field(default=100, ge=1, le=1000)

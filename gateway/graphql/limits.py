@@ -285,6 +285,9 @@ class Limits:
 
 # Module-level LRU caches shared by every request (extension instances are per request).
 _parse = lru_cache(maxsize=512)(parse)
+# Longer texts (a comment or a string can fill a 1 MB body within the token limit) are parsed
+# without the cache, so 512 entries stay a few MB at most instead of 512 MB.
+CACHED_QUERY_CHARS = 16_384
 
 
 @lru_cache(maxsize=512)
@@ -312,7 +315,8 @@ class QueryLimits(SchemaExtension):
         context.parse_options["max_tokens"] = self.limits.max_tokens
         if context.query is not None:
             try:
-                context.graphql_document = _parse(context.query, max_tokens=self.limits.max_tokens)
+                parser = _parse if len(context.query) <= CACHED_QUERY_CHARS else parse
+                context.graphql_document = parser(context.query, max_tokens=self.limits.max_tokens)
             except (GraphQLError, RecursionError):
                 pass  # strawberry parses again and turns the failure into an error; labelled below
         yield
@@ -360,7 +364,8 @@ class QueryLimits(SchemaExtension):
         if error is not None:
             context.pre_execution_errors = [error]
         else:
-            context.pre_execution_errors = _validate(
-                schema, document, tuple(context.validation_rules)
-            )
+            rules = tuple(context.validation_rules)
+            cached = len(context.query or "") <= CACHED_QUERY_CHARS
+            validate = _validate if cached else _validate.__wrapped__
+            context.pre_execution_errors = validate(schema, document, rules)
         yield

@@ -15,6 +15,7 @@ from gateway.analytics.types import AnalyticsQuery
 from gateway.config import Settings
 from gateway.graphql.errors import DomainErrors
 from gateway.graphql.limits import QueryLimits
+from gateway.graphql.persisted import PersistedQueryRegistration
 from gateway.observability.graphql import GraphQLObservability
 from gateway.ratelimit import GraphQLRateLimit
 from gateway.sessions.types import SessionsMutation, SessionsQuery, SessionsSubscription
@@ -55,6 +56,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         GraphQLRateLimit,
         # Parsing and validation (both cached) plus the token, depth, alias and cost limits.
         QueryLimits.factory(settings),
+        # After the rate limit, the limits and validation: only valid documents are stored.
+        PersistedQueryRegistration,
     ]
     introspection = settings.graphql_introspection
     if introspection is False or (introspection is None and production):
