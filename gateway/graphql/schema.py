@@ -13,7 +13,7 @@ from strawberry.types import ExecutionContext
 from gateway.admin.types import AdminMutation, AdminQuery
 from gateway.analytics.types import AnalyticsQuery
 from gateway.config import Settings
-from gateway.graphql.errors import DomainErrors
+from gateway.graphql.errors import DomainErrors, HideSuggestions
 from gateway.graphql.limits import QueryLimits
 from gateway.graphql.persisted import PersistedQueryRegistration
 from gateway.observability.graphql import GraphQLObservability
@@ -62,6 +62,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     introspection = settings.graphql_introspection
     if introspection is False or (introspection is None and production):
         extensions.append(DisableIntrospection)
+    if production:
+        extensions.append(HideSuggestions)
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
