@@ -207,7 +207,16 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        # One line per problem, no traceback: a traceback would show the environment's values.
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            print(f"gateway: configuration refused ({where}): {error['msg']}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
