@@ -25,6 +25,7 @@ from gateway.middleware import CatchAll
 from gateway.observability import metrics
 from gateway.observability.middleware import RequestObservability
 from gateway.ratelimit import RateLimits
+from gateway.rest import errors as rest_errors
 from gateway.rest.app import build_rest_app
 from gateway.sessions.chatbot import Chatbot, build_http_client
 from gateway.sessions.gate import GatedDatabase
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,
+        exception_handlers={404: rest_errors.not_found},
     )
     app.state.gateway = gateway
     return app

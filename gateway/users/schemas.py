@@ -15,6 +15,7 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -24,6 +25,8 @@ Username = Annotated[
     str,
     BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
     StringConstraints(pattern=r"^[a-z0-9_.\-]{3,50}$"),
+    # What the API accepts, before the strip and the lower-casing (OpenAPI; schemathesis ST202).
+    WithJsonSchema({"type": "string", "pattern": r"^\s*[A-Za-z0-9_.\-]{3,50}\s*$"}),
 ]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 
@@ -48,6 +51,9 @@ Email = Annotated[
     BeforeValidator(_nfkc),
     Field(max_length=254),
     AfterValidator(_plain_local_part),
+    WithJsonSchema(
+        {"type": "string", "format": "email", "maxLength": 254, "pattern": r"^[\x21-\x7e]+@"}
+    ),
 ]
 FullName = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^[^\x00]*$")
