@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
     StringConstraints,
     WithJsonSchema,
     field_validator,
@@ -92,14 +93,14 @@ class Preferences(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     theme: Theme = "light"
-    notifications: bool = True
+    notifications: StrictBool = True
 
 
 class PreferencesPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     theme: Theme | None = None
-    notifications: bool | None = None
+    notifications: StrictBool | None = None
 
 
 class ProfileUpdate(BaseModel):

@@ -76,3 +76,17 @@ async def test_a_path_no_route_takes_answers_404_in_json(api: Api) -> None:
     assert r.status_code == 404
     assert r.headers["content-type"] == "application/json"
     assert r.json() == {"detail": "Not Found"}
+
+
+async def test_a_boolean_preference_takes_only_a_boolean(api: Api) -> None:
+    """The document says boolean; 0 or "yes" used to be coerced and accepted (ST201)."""
+    token = await api.user("prefs")
+    headers = {"Authorization": f"Bearer {token}"}
+    for wrong in (0, 1, "yes", "true"):
+        body = {"preferences": {"notifications": wrong}}
+        r = await api.client.put("/users/me", json=body, headers=headers)
+        assert r.status_code == 422, (wrong, r.text)
+    r = await api.client.put(
+        "/users/me", json={"preferences": {"notifications": False}}, headers=headers
+    )
+    assert r.status_code == 200 and r.json()["preferences"]["notifications"] is False
