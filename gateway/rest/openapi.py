@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.routing import compile_path, get_route_path
 
+from gateway.sessions.schemas import SessionId
+
 # A rule of a model's validator that JSON Schema can still express, keyed by the component's
 # name. ChatInput (gateway/sessions/schemas.py) needs `content` or `query` with some text.
 _NON_BLANK = {"type": "string", "pattern": r"\S"}
@@ -28,6 +30,25 @@ BODY_RULES: dict[str, dict[str, Any]] = {
 def _path_regex(template: str) -> re.Pattern[str]:
     regex, _, _ = compile_path(template)
     return regex
+
+
+def _pattern_of(annotated: Any) -> str:
+    pattern: str = next(m.pattern for m in annotated.__metadata__ if getattr(m, "pattern", None))
+    return pattern
+
+
+# Path parameters whose handlers check a pattern themselves (400 "Invalid session id"); the
+# pattern is read from the type the handlers use, so the two cannot drift apart.
+PATH_PARAMETER_PATTERNS: dict[str, str] = {"session_id": _pattern_of(SessionId)}
+
+
+def _document_path_parameters(document: dict[str, Any]) -> None:
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                pattern = PATH_PARAMETER_PATTERNS.get(parameter.get("name"))
+                if parameter.get("in") == "path" and pattern:
+                    parameter.setdefault("schema", {})["pattern"] = pattern
 
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
@@ -56,6 +77,7 @@ def install(app: FastAPI) -> None:
             for name, rule in BODY_RULES.items():
                 if name in schemas:
                     schemas[name].update(rule)
+            _document_path_parameters(document)
         return app.openapi_schema or generate()
 
     app.openapi = openapi  # type: ignore[method-assign]

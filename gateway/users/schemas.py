@@ -62,6 +62,15 @@ FullName = Annotated[
 Theme = Literal["light", "dark", "system"]
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" for c in word)
+
+
+# What parse_role accepts, as a JSON Schema pattern for the OpenAPI document (ECMA regexes have
+# no case-insensitive flag): any casing, surrounding spaces allowed.
+ROLE_PATTERN = r"^\s*(" + "|".join(_any_case(r.value) for r in Role) + r")\s*$"
+
+
 def parse_role(value: object) -> Role:
     """Roles are accepted in any case ('student', 'Student', 'STUDENT')."""
     if isinstance(value, Role):

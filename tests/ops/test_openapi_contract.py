@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from gateway.users.models import Role
 from tests.conftest import PASSWORD, Api
 
 
@@ -90,3 +91,40 @@ async def test_a_boolean_preference_takes_only_a_boolean(api: Api) -> None:
         "/users/me", json={"preferences": {"notifications": False}}, headers=headers
     )
     assert r.status_code == 200 and r.json()["preferences"]["notifications"] is False
+
+
+@pytest.mark.parametrize(
+    ("role", "accepted"),
+    [("student", True), (" Admin ", True), ("PROFESSOR", True), ("", False), ("3", False)],
+)
+async def test_the_role_rule_is_in_the_document(api: Api, role: str, accepted: bool) -> None:
+    document = await openapi(api)
+    admin = {"Authorization": f"Bearer {await api.user('boss', Role.ADMIN)}"}
+    await api.user("target")
+    (parameter,) = [
+        p for p in document["paths"]["/admin/users"]["get"]["parameters"] if p["name"] == "role"
+    ]
+    assert Draft202012Validator(parameter["schema"]).is_valid(role) is accepted
+    listed = await api.client.get("/admin/users", params={"role": role}, headers=admin)
+    assert (listed.status_code == 200) is accepted, listed.text
+    body = {"role": role}
+    assert validator(document, "RoleBody").is_valid(body) is accepted
+    changed = await api.client.post("/admin/users/target/role", json=body, headers=admin)
+    assert (changed.status_code == 200) is accepted, changed.text
+    if not accepted:
+        assert changed.status_code == 400
+
+
+@pytest.mark.parametrize(("session_id", "accepted"), [("abc-123_X", True), ("\u00e7I", False)])
+async def test_the_session_id_rule_is_in_the_document(
+    api: Api, session_id: str, accepted: bool
+) -> None:
+    document = await openapi(api)
+    for operation in document["paths"]["/sessions/{session_id}"].values():
+        (parameter,) = [p for p in operation["parameters"] if p["name"] == "session_id"]
+        assert Draft202012Validator(parameter["schema"]).is_valid(session_id) is accepted
+    token = await api.user("sessions")
+    r = await api.client.get(
+        f"/sessions/{session_id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == (404 if accepted else 400), r.text
