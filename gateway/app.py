@@ -19,6 +19,7 @@ from gateway.graphql.view import GatewayGraphQL
 from gateway.middleware import CatchAll
 from gateway.observability import metrics
 from gateway.observability.middleware import RequestObservability
+from gateway.rest import errors as rest_errors
 from gateway.rest.app import build_rest_app
 from gateway.runtime import Gateway
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,
+        exception_handlers={404: rest_errors.not_found},
     )
     if settings.otel_enabled:  # off: nothing of OpenTelemetry is even imported
         from gateway.observability import tracing

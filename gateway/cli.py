@@ -265,7 +265,16 @@ def main(argv: list[str] | None = None) -> int:
         # The directory belongs to the running server's workers: a one-off command's samples
         # must not be added to theirs (nor leave files behind there).
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        # One line per problem, no traceback: a traceback would show the environment's values.
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            print(f"gateway: configuration refused ({where}): {error['msg']}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import os
 import secrets
+from collections import Counter
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -17,10 +19,44 @@ log = logging.getLogger("gateway.config")
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./gateway.db"
 PLACEHOLDERS = frozenset({"change-me", "changeme", "secret", "dev-secret-change-me-in-production"})
+# A random secret of 32+ characters measures well above this (32 hex digits: 94 bits at
+# the lowest in 20,000 draws); "a" * 32 measures 0 and an English phrase ~120.
+MIN_SECRET_BITS = 80
+MIN_SECRET_DISTINCT = 8
+
+
+def _repeats_a_pattern(value: str) -> bool:
+    """Whether `value` is a shorter string repeated (the last copy may be cut short), with at
+    least a third of it repetition: `"word-" * 7`, `"correct-horse-battery-correct-horse"`."""
+    longest = len(value) - len(value) // 3
+    return any(
+        all(value[i] == value[i + period] for i in range(len(value) - period))
+        for period in range(1, longest + 1)
+    )
+
+
+def secret_weakness(secret: str | None) -> str | None:
+    """Why `secret` is unfit to sign tokens in production, or None. Never quotes it."""
+    if not secret:
+        return "it is not set"
+    if len(secret) < 32:
+        return "it is shorter than 32 characters"
+    if secret.lower() in PLACEHOLDERS:
+        return "it is a placeholder"
+    if _repeats_a_pattern(secret):
+        return "it repeats a shorter pattern"
+    counts = Counter(secret)
+    bits = -sum(n * math.log2(n / len(secret)) for n in counts.values())
+    if len(counts) < MIN_SECRET_DISTINCT or bits < MIN_SECRET_BITS:
+        return "it has too little variety to be random (use: openssl rand -base64 48)"
+    return None
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refusal must never echo the secret or a URL's credentials.
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "production", "test"] = "development"
     database_url: str = DEFAULT_SQLITE_URL
@@ -81,11 +117,27 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=10, ge=2)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=5000, ge=100)
+    # Field selections per document (fragments expanded) and repetitions of one response key
+    # in one selection set: both bound graphql-core's validation, whose overlapping-fields rule
+    # compares same-named fields pairwise (docs/security-limits.md). GraphiQL's introspection
+    # query has ~230 fields.
+    graphql_max_fields: int = Field(default=250, ge=10)
+    graphql_max_field_repeats: int = Field(default=20, ge=2)
     graphql_max_cost: int = Field(default=10_000, ge=1, description="static cost limit per query")
     graphql_max_json_depth: int = Field(default=20, ge=2, description="nesting of a JSON body")
     graphql_apq: bool = True  # automatic persisted queries (Apollo protocol)
     graphql_apq_cache_size: int = Field(default=1000, ge=1)
-    graphql_apq_ttl_seconds: int = Field(default=86_400, ge=1, description="Redis entry lifetime")
+    # One registered document at most (64 KiB: the 5,000-token limit at ~12 bytes a token,
+    # indentation included), all of them in one process at most 16 MiB, in Redis at most
+    # `graphql_apq_redis_max_entries` of them (x 64 KiB = 128 MiB at worst), each for at most
+    # a week. See docs/security-limits.md.
+    graphql_apq_max_query_bytes: int = Field(default=65_536, ge=1024)
+    graphql_apq_cache_bytes: int = Field(default=16 * 1024 * 1024, ge=65_536)
+    graphql_apq_redis_max_entries: int = Field(default=2000, ge=1)
+    graphql_apq_key_prefix: str = "gateway:apq:"
+    graphql_apq_ttl_seconds: int = Field(
+        default=86_400, ge=1, le=7 * 86_400, description="Redis entry lifetime"
+    )
     graphql_ide: bool | None = None  # None: on except in production
     # Where `gateway fetch-graphiql-assets` puts GraphiQL's files (None: gateway/static/graphiql).
     graphiql_assets_dir: Path | None = None
@@ -147,10 +199,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_production(self) -> Settings:
-        weak = not self.jwt_secret or len(self.jwt_secret) < 32 or self.jwt_secret in PLACEHOLDERS
-        if self.env == "production" and weak:
+        if self.env != "production":
+            return self
+        weakness = secret_weakness(self.jwt_secret)
+        if weakness is not None:
             raise ValueError(
-                "GATEWAY_ENV=production needs GATEWAY_JWT_SECRET: 32+ characters, not a placeholder"
+                f"GATEWAY_ENV=production refuses GATEWAY_JWT_SECRET: {weakness}. It needs 32+ "
+                "random characters, not a placeholder or a repeated pattern"
             )
         return self
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from graphql import (
     DocumentNode,
-    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -31,6 +30,8 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from starlette.types import Scope
 from strawberry.extensions import SchemaExtension
 
@@ -72,8 +73,11 @@ def _storage(settings: Settings) -> Storage:
         implementation="redispy",
         key_prefix=settings.rate_limit_key_prefix,
         wrap_exceptions=True,
-        socket_timeout=2,
-        socket_connect_timeout=2,
+        # A hung Redis must not add seconds to every request: short timeouts, no retries (the
+        # limiter fails open on a storage error).
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        retry=Retry(NoBackoff(), 0),  # type: ignore[arg-type]  # passed on to redis-py
     )
 
 
@@ -209,7 +213,8 @@ def root_fields(document: DocumentNode, operation_name: str | None) -> list[str]
 
 
 def operation_counts(fields: Iterable[str]) -> dict[Category, int]:
-    """Each auth or chat field counts once in its category; anything else once in all."""
+    """Each auth or chat field counts once in its category; anything else once in all. A
+    document with nothing countable (no operation to run) still costs one default request."""
     counts = {Category.AUTH: 0, Category.CHAT: 0, Category.DEFAULT: 0}
     for field in fields:
         if field in AUTH_FIELDS:
@@ -218,18 +223,22 @@ def operation_counts(fields: Iterable[str]) -> dict[Category, int]:
             counts[Category.CHAT] += 1
         else:
             counts[Category.DEFAULT] = 1
+    if not any(counts.values()):
+        counts[Category.DEFAULT] = 1
     return {category: n for category, n in counts.items() if n}
 
 
 class GraphQLRateLimit(SchemaExtension):
-    """Counts every executed operation (after validation) and short-circuits it with a
-    RATE_LIMITED error (extensions.retryAfter, seconds) when a limit is reached."""
+    """Counts every operation once it is parsed (token-bounded, cheap) and before anything
+    expensive: the static limits and graphql-core's validation come after it (QueryLimits is
+    listed after this extension), so a refused caller costs no validation. Over the limit the
+    operation ends with a RATE_LIMITED error (extensions.retryAfter, seconds)."""
 
-    async def on_execute(self) -> AsyncIterator[None]:
+    async def on_validate(self) -> AsyncIterator[None]:
         ec = self.execution_context
         context: Any = ec.context
         document = ec.graphql_document
-        if document is not None and context is not None:
+        if document is not None and context is not None and not ec.pre_execution_errors:
             counts = operation_counts(root_fields(document, ec.operation_name))
             if getattr(context, "admitted", False):  # a WebSocket operation, counted already
                 counts.pop(Category.DEFAULT, None)
@@ -239,5 +248,5 @@ class GraphQLRateLimit(SchemaExtension):
                 )
             except RateLimited as exc:
                 error = GraphQLError(exc.detail, extensions={"code": exc.code, **exc.extensions})
-                ec.result = ExecutionResult(data=None, errors=[error])
+                ec.pre_execution_errors = [error]
         yield

@@ -25,7 +25,8 @@ from gateway.users.schemas import RegisterInput
 from tests.upstream_stub import Stub, ThreadServer
 
 PASSWORD = "correct-horse-battery"
-TEST_SECRET = "test-secret-" + "x" * 40
+# Random-looking: production settings refuse low-variety secrets such as "x" * 40.
+TEST_SECRET = "test-secret-Qm7vR2xK9pL4wT8nB3cJ6hF1dZ5gY0sAeU"
 
 
 def _base_url() -> str:

@@ -72,8 +72,12 @@ class RedisLeases:
 
     def __init__(self, url: str, timeout: float) -> None:
         from redis import asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
-        self._redis = aioredis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._redis = aioredis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
         self._acquire = self._redis.register_script(_ACQUIRE)
 
     async def acquire(self, user: str, socket: str, limit: int, ttl: float) -> bool:

@@ -4,12 +4,13 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.admin import service
 from gateway.rest.deps import DB, CurrentActor, Limit, Skip
 from gateway.users.models import Role
 from gateway.users.rest import UserOut
+from gateway.users.schemas import ROLE_PATTERN
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 UsernamePath = Annotated[str, Path(max_length=254)]
@@ -20,7 +21,7 @@ class AdminUserOut(UserOut):
 
 
 class RoleBody(BaseModel):
-    role: str
+    role: str = Field(json_schema_extra={"pattern": ROLE_PATTERN})  # checked by the service
 
 
 class RoleChangedOut(BaseModel):
@@ -33,7 +34,12 @@ class RoleChangedOut(BaseModel):
 async def list_users(
     db: DB,
     actor: CurrentActor,
-    role: Annotated[str | None, Query(description="STUDENT, PROFESSOR or ADMIN")] = None,
+    role: Annotated[
+        str | None,
+        Query(
+            description="STUDENT, PROFESSOR or ADMIN", json_schema_extra={"pattern": ROLE_PATTERN}
+        ),
+    ] = None,
     limit: Limit = 50,
     skip: Skip = 0,
 ) -> list[AdminUserOut]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,3 +76,25 @@ class DomainErrors(SchemaExtension):
             return
         if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
             result.errors = [format_error(e, self.executing) for e in result.errors]
+
+
+# graphql-core appends its hints at the end of a message: " Did you mean 'x'?", " Did you mean
+# the enum value 'ADMIN'?", " Did you mean 'a', 'b', or 'c'?" (fields, arguments, types, enum
+# values, input fields, directives; in validation and in variable coercion alike).
+_SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+
+
+def without_suggestions(message: str) -> str:
+    return _SUGGESTION.sub("", message)
+
+
+class HideSuggestions(SchemaExtension):
+    """Production: no "Did you mean ...?" hint in any error, so a typo cannot map the schema
+    with introspection off (strawberry's disable_field_suggestions covers fields only)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
+            for error in result.errors:
+                error.message = without_suggestions(error.message)

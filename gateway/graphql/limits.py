@@ -1,9 +1,16 @@
-"""Static limits checked before a GraphQL operation runs: tokens, depth, aliases and cost.
+"""Static limits checked before a GraphQL operation runs: tokens, depth, aliases, cost, field
+count and field repetitions.
 
 One extension owns parsing and validation (both LRU-cached) so that an over-limit document is
-refused before graphql-core's validation rules spend time on it. Fragments are expanded while
-measuring (memoised per fragment, so a "billion laughs" document of nested spreads is measured
-in linear time), and a cycle is cut rather than followed (validation then reports it).
+refused before graphql-core's validation rules spend time on it. The order per request is:
+parse (token-limited) -> rate limit (GraphQLRateLimit.on_validate, listed before this
+extension) -> these static limits -> validation -> execution. The field count and the
+repetition bound exist for graphql-core's OverlappingFieldsCanBeMergedRule, which compares
+fields of one response key pairwise: `me { username }` x300 cost ~0.5 s of CPU.
+
+Fragments are expanded while measuring (memoised per fragment, so a "billion laughs" document
+of nested spreads is measured in linear time), and a cycle is cut rather than followed
+(validation then reports it).
 
 Cost model: every field counts 1 each time it may be resolved. A field with a `first`/`limit`
 argument sets the length of the list it returns (or, for a connection, of its `edges`/`nodes`),
@@ -16,8 +23,9 @@ introspection off.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -55,11 +63,20 @@ class Measure:
     depth: int = 0
     aliases: int = 0
     cost: int = 0
+    fields: int = 0  # field selections once fragments are expanded, introspection included
+    repeats: int = 0  # the most times one response key appears in one selection set
 
     def __add__(self, other: Measure) -> Measure:
         return Measure(
-            max(self.depth, other.depth), self.aliases + other.aliases, self.cost + other.cost
+            max(self.depth, other.depth),
+            self.aliases + other.aliases,
+            self.cost + other.cost,
+            self.fields + other.fields,
+            max(self.repeats, other.repeats),
         )
+
+    def repeating(self, repeats: int) -> Measure:
+        return replace(self, repeats=max(self.repeats, repeats))
 
 
 _NOTHING = Measure()
@@ -88,6 +105,31 @@ class _Walker:
             self.variables[name] = value
         self._memo: dict[tuple[str, int | None], Measure] = {}
         self._active: set[str] = set()
+        self._key_memo: dict[str, Counter[str]] = {}
+
+    def repeats(self, node: SelectionSetNode) -> int:
+        """How often the most repeated response key occurs in this set as graphql-core's
+        overlapping-fields rule sees it (fragments merged): the rule compares those pairwise."""
+        return max(self._keys(node, set()).values(), default=0)
+
+    def _keys(self, node: SelectionSetNode, active: set[str]) -> Counter[str]:
+        keys: Counter[str] = Counter()
+        for selection in node.selections:
+            if isinstance(selection, FieldNode):
+                keys[(selection.alias or selection.name).value] += 1
+            elif isinstance(selection, InlineFragmentNode):
+                keys.update(self._keys(selection.selection_set, active))
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in active:
+                    continue
+                if name not in self._key_memo:
+                    active.add(name)
+                    self._key_memo[name] = self._keys(fragment.selection_set, active)
+                    active.discard(name)
+                keys.update(self._key_memo[name])
+        return keys
 
     def selections(
         self, node: SelectionSetNode, parent: GraphQLNamedType | None, page: int | None
@@ -130,7 +172,7 @@ class _Walker:
         )
         if node.selection_set is None:
             introspective = name.startswith("__")
-            return Measure(0, aliases, 0 if introspective else 1)
+            return Measure(0, aliases, 0 if introspective else 1, 1)
         child_type = get_named_type(definition.type) if definition else None
         is_list = definition is not None and isinstance(
             get_nullable_type(definition.type), GraphQLList
@@ -144,6 +186,8 @@ class _Walker:
             children.depth + (0 if name == "ofType" else 1),
             aliases + children.aliases,
             0 if introspective else 1 + length * children.cost,
+            1 + children.fields,
+            max(children.repeats, self.repeats(node.selection_set)),
         )
 
     def page_size(self, node: FieldNode, args: Mapping[str, Any]) -> int | None:
@@ -187,7 +231,8 @@ def measure(
         return _NOTHING
     walker = _Walker(schema, document, operation, variables or {}, page_cap)
     root = schema.get_root_type(operation.operation)
-    return walker.selections(operation.selection_set, root, None)
+    found = walker.selections(operation.selection_set, root, None)
+    return found.repeating(walker.repeats(operation.selection_set))
 
 
 def limit_error(code: str, what: str, requested: int, maximum: int) -> GraphQLError:
@@ -204,6 +249,8 @@ class Limits:
     max_aliases: int
     max_cost: int
     page_cap: int
+    max_fields: int = 250
+    max_repeats: int = 20
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -212,6 +259,8 @@ class Limits:
             max_depth=settings.graphql_max_depth,
             max_aliases=settings.graphql_max_aliases,
             max_cost=settings.graphql_max_cost,
+            max_fields=settings.graphql_max_fields,
+            max_repeats=settings.graphql_max_field_repeats,
             page_cap=settings.max_page_size,
         )
 
@@ -222,11 +271,23 @@ class Limits:
             return limit_error("TOO_MANY_ALIASES", "aliases", found.aliases, self.max_aliases)
         if found.cost > self.max_cost:
             return limit_error("QUERY_TOO_COMPLEX", "cost", found.cost, self.max_cost)
+        if found.fields > self.max_fields:
+            return limit_error("TOO_MANY_FIELDS", "fields", found.fields, self.max_fields)
+        if found.repeats > self.max_repeats:
+            error = limit_error("FIELD_REPEATED", "repeats", found.repeats, self.max_repeats)
+            error.message = (
+                f"A field is repeated {found.repeats} times in one selection set; "
+                f"the maximum is {self.max_repeats}"
+            )
+            return error
         return None
 
 
 # Module-level LRU caches shared by every request (extension instances are per request).
 _parse = lru_cache(maxsize=512)(parse)
+# Longer texts (a comment or a string can fill a 1 MB body within the token limit) are parsed
+# without the cache, so 512 entries stay a few MB at most instead of 512 MB.
+CACHED_QUERY_CHARS = 16_384
 
 
 @lru_cache(maxsize=512)
@@ -254,7 +315,8 @@ class QueryLimits(SchemaExtension):
         context.parse_options["max_tokens"] = self.limits.max_tokens
         if context.query is not None:
             try:
-                context.graphql_document = _parse(context.query, max_tokens=self.limits.max_tokens)
+                parser = _parse if len(context.query) <= CACHED_QUERY_CHARS else parse
+                context.graphql_document = parser(context.query, max_tokens=self.limits.max_tokens)
             except (GraphQLError, RecursionError):
                 pass  # strawberry parses again and turns the failure into an error; labelled below
         yield
@@ -271,6 +333,9 @@ class QueryLimits(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
+        if context.pre_execution_errors:  # refused already (rate limit): validate nothing
+            yield
+            return
         document = context.graphql_document
         assert document is not None
         schema = context.schema._schema
@@ -299,7 +364,8 @@ class QueryLimits(SchemaExtension):
         if error is not None:
             context.pre_execution_errors = [error]
         else:
-            context.pre_execution_errors = _validate(
-                schema, document, tuple(context.validation_rules)
-            )
+            rules = tuple(context.validation_rules)
+            cached = len(context.query or "") <= CACHED_QUERY_CHARS
+            validate = _validate if cached else _validate.__wrapped__
+            context.pre_execution_errors = validate(schema, document, rules)
         yield

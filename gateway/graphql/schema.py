@@ -13,9 +13,10 @@ from strawberry.types import ExecutionContext
 from gateway.admin.types import AdminMutation, AdminQuery
 from gateway.analytics.types import AnalyticsQuery
 from gateway.config import Settings
-from gateway.graphql.errors import DomainErrors
+from gateway.graphql.errors import DomainErrors, HideSuggestions
 from gateway.graphql.limits import QueryLimits
 from gateway.graphql.nodes import NodeQuery
+from gateway.graphql.persisted import PersistedQueryRegistration
 from gateway.observability.graphql import GraphQLObservability
 from gateway.ratelimit import GraphQLRateLimit
 from gateway.sessions.types import (
@@ -65,6 +66,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         GraphQLRateLimit,
         # Parsing and validation (both cached) plus the token, depth, alias and cost limits.
         QueryLimits.factory(settings),
+        # After the rate limit, the limits and validation: only valid documents are stored.
+        PersistedQueryRegistration,
     ]
     if settings.otel_enabled:  # outermost: the operation span covers the other extensions
         from gateway.observability.graphql_tracing import GraphQLTracing
@@ -73,6 +76,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     introspection = settings.graphql_introspection
     if introspection is False or (introspection is None and production):
         extensions.append(DisableIntrospection)
+    if production:
+        extensions.append(HideSuggestions)
     return GatewaySchema(
         query=Query,
         # Every Node type, even one no field returns directly, so node(id:) can answer it.

@@ -57,9 +57,7 @@ class GraphQLTracing(SchemaExtension):
         document = ec.graphql_document
         operation = None
         if document is not None:
-            operations = [
-                d for d in document.definitions if isinstance(d, OperationDefinitionNode)
-            ]
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
             for op in operations:
                 if (ec.operation_name is None and len(operations) == 1) or (
                     op.name and op.name.value == ec.operation_name
@@ -84,7 +82,11 @@ class GraphQLTracing(SchemaExtension):
         span.end()
 
     def resolve(
-        self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo, *args: Any,
+        self,
+        _next: Callable[..., Any],
+        root: Any,
+        info: GraphQLResolveInfo,
+        *args: Any,
         **kwargs: Any,
     ) -> Any:
         if self._span is None:

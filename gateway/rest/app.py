@@ -11,7 +11,7 @@ from gateway.admin.rest import router as admin_router
 from gateway.analytics.rest import router as professor_router
 from gateway.auth.rest import router as auth_router
 from gateway.ratelimit import rest_rate_limit
-from gateway.rest import errors
+from gateway.rest import errors, openapi
 from gateway.rest.system import router as system_router
 from gateway.sessions.rest import router as sessions_router
 from gateway.subjects.rest import router as subjects_router
@@ -48,5 +48,6 @@ def build_rest_app(gateway: Gateway) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
+    openapi.install(app)
     docs.install(app)
     return app

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import DomainError, RateLimited, translate
+from gateway.rest.openapi import allowed_methods
 
 log = logging.getLogger("gateway.rest")
 
@@ -55,6 +56,12 @@ def domain_error_response(exc: DomainError) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
 
 
+async def not_found(_: Request, __: Exception) -> JSONResponse:
+    """The outer app's 404 (a path no route takes, such as one with a raw newline) in the REST
+    face's JSON shape, as documented (schemathesis ST105)."""
+    return JSONResponse({"detail": "Not Found"}, status_code=404)
+
+
 def install(app: FastAPI) -> None:
     async def on_domain(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
@@ -64,11 +71,12 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return JSONResponse({"detail": [_clean(e) for e in exc.errors()]}, status_code=422)
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
+        headers = exc.headers
+        if exc.status_code == 405 and (methods := allowed_methods(app, request)):
+            headers = {**(headers or {}), "Allow": ", ".join(methods)}
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         domain = translate(exc)

@@ -163,15 +163,49 @@ class Chatbot:
             ) from exc
 
     async def _read(self, method: str, path: str, body: dict[str, Any] | None) -> bytes:
-        async with self._http.stream(method, self._base + path, json=body) as response:
+        """The reply body, at most `max_bytes` on the wire and at most `max_bytes` decoded:
+        compressed replies are inflated here in bounded steps (zlib's max_length), so a small
+        gzip bomb never expands past the cap in memory (httpx inflates a whole chunk at once)."""
+        import zlib
+
+        limit = self._max_bytes
+        headers = {"Accept-Encoding": "gzip, deflate"}
+        too_large = "Chatbot service reply is too large"
+        async with self._http.stream(
+            method, self._base + path, json=body, headers=headers
+        ) as response:
             if not 200 <= response.status_code < 300:
                 raise UpstreamBadResponse(f"Chatbot service answered HTTP {response.status_code}")
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self._max_bytes:
-                raise UpstreamBadResponse("Chatbot service reply is too large")
+            if declared.isdigit() and int(declared) > limit:
+                raise UpstreamBadResponse(too_large)
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            wbits = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}.get(encoding)
+            wbits = zlib.MAX_WBITS if encoding == "deflate" else wbits
+            if wbits is None and encoding not in ("", "identity"):
+                raise UpstreamBadResponse("Chatbot service reply has an unsupported encoding")
+            inflater = zlib.decompressobj(wbits) if wbits is not None else None
             data = bytearray()
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                if len(data) > self._max_bytes:
-                    raise UpstreamBadResponse("Chatbot service reply is too large")
+            received = 0
+            try:
+                async for chunk in response.aiter_raw():
+                    received += len(chunk)
+                    if received > limit:
+                        raise UpstreamBadResponse(too_large)
+                    if inflater is None:
+                        data += chunk
+                        continue
+                    while chunk:
+                        data += inflater.decompress(chunk, limit + 1 - len(data))
+                        if len(data) > limit:
+                            raise UpstreamBadResponse(too_large)
+                        chunk = inflater.unconsumed_tail
+                if inflater is not None:
+                    data += inflater.flush(limit + 1 - len(data))
+            except zlib.error as exc:
+                raise UpstreamBadResponse(
+                    "Chatbot service sent a body that cannot be decoded"
+                ) from exc
+            if len(data) > limit:
+                raise UpstreamBadResponse(too_large)
             return bytes(data)

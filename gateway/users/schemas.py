@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -22,12 +26,49 @@ Username = Annotated[
     str,
     BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
     StringConstraints(pattern=r"^[a-z0-9_.\-]{3,50}$"),
+    # What the API accepts, before the strip and the lower-casing (OpenAPI; schemathesis ST202).
+    WithJsonSchema({"type": "string", "pattern": r"^\s*[A-Za-z0-9_.\-]{3,50}\s*$"}),
 ]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
+
+
+def _nfkc(value: object) -> object:
+    return unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else value
+
+
+def _plain_local_part(value: str) -> str:
+    """Fullwidth letters were folded by NFKC already; any other non-ASCII letter in the local
+    part (a Cyrillic letter a in "admin") could pass for an ASCII one, so it is refused, and the
+    address is compared in lower case: one mailbox name, one account (issue 13, item 10d)."""
+    local, _, domain = value.rpartition("@")
+    if not local.isascii():
+        raise ValueError("the part of the email before @ must use ASCII characters only")
+    return f"{local.lower()}@{domain.lower()}"
+
+
+# NFKC first (fullwidth "admin" becomes plain ASCII), then the email syntax, then the ASCII rule.
+Email = Annotated[
+    EmailStr,
+    BeforeValidator(_nfkc),
+    Field(max_length=254),
+    AfterValidator(_plain_local_part),
+    WithJsonSchema(
+        {"type": "string", "format": "email", "maxLength": 254, "pattern": r"^[\x21-\x7e]+@"}
+    ),
+]
 FullName = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^[^\x00]*$")
 ]
 Theme = Literal["light", "dark", "system"]
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" for c in word)
+
+
+# What parse_role accepts, as a JSON Schema pattern for the OpenAPI document (ECMA regexes have
+# no case-insensitive flag): any casing, surrounding spaces allowed.
+ROLE_PATTERN = r"^\s*(" + "|".join(_any_case(r.value) for r in Role) + r")\s*$"
 
 
 def parse_role(value: object) -> Role:
@@ -46,7 +87,7 @@ class RegisterInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     username: Username
-    email: EmailStr = Field(max_length=254)
+    email: Email
     password: Password
     full_name: FullName = ""
     role: Role = Role.STUDENT
@@ -56,24 +97,19 @@ class RegisterInput(BaseModel):
     def _role(cls, value: object) -> Role:
         return parse_role(value)
 
-    @field_validator("email", mode="after")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        return value.lower()
-
 
 class Preferences(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     theme: Theme = "light"
-    notifications: bool = True
+    notifications: StrictBool = True
 
 
 class PreferencesPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     theme: Theme | None = None
-    notifications: bool | None = None
+    notifications: StrictBool | None = None
 
 
 class ProfileUpdate(BaseModel):
@@ -82,13 +118,8 @@ class ProfileUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     full_name: FullName | None = None
-    email: EmailStr | None = Field(default=None, max_length=254)
+    email: Email | None = None
     preferences: PreferencesPatch | None = None
-
-    @field_validator("email", mode="after")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        return value.lower() if value else value
 
 
 class UserView(BaseModel):

@@ -126,8 +126,9 @@ async def test_limits_apply_to_persisted_queries(api: Api) -> None:
     query = "{ " + " ".join(f"a{i}: __typename" for i in range(40)) + " }"
     r = await api.client.post("/graphql", json={"query": query, "extensions": apq(sha(query))})
     assert r.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_ALIASES"
+    # A refused document is not registered (issue 13, item 3).
     r = await api.client.post("/graphql", json={"extensions": apq(sha(query))})
-    assert r.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_ALIASES"
+    assert r.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
 
 
 async def test_shared_between_workers_through_redis(settings: Settings) -> None:

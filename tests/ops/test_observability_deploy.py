@@ -60,9 +60,10 @@ def test_dashboard_queries_tell_the_truth() -> None:
     for title in ("Request rate by route", "Error rate (5xx share of requests)", "HTTP latency"):
         assert all(PROBES in e for e in exprs(title)), title
     assert all("by (le, outcome)" in e for e in exprs("Chat upstream latency"))
-    assert any("gateway_db_waiting_requests" in e for e in exprs(
-        "Requests waiting for a database connection"
-    ))
+    assert any(
+        "gateway_db_waiting_requests" in e
+        for e in exprs("Requests waiting for a database connection")
+    )
     assert any(
         "gateway_graphql_operation_duration_seconds_bucket" in e
         for e in exprs("GraphQL latency by operation")
