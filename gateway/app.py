@@ -92,6 +92,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if settings.otel_enabled:  # off: nothing of OpenTelemetry is even imported
         from gateway.observability import tracing
 
-        tracing.install(gateway, rest, app.user_middleware)
+        tracing.install(gateway.db.engine, rest, app.user_middleware)
     app.state.gateway = gateway
     return app

@@ -30,8 +30,6 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from starlette.types import Scope
 from strawberry.extensions import SchemaExtension
 
@@ -65,6 +63,10 @@ CHAT_FIELDS = frozenset({"sendMessage", "answerQuestion"})
 def _storage(settings: Settings) -> Storage:
     if not settings.redis_url:
         return MemoryStorage()
+    # Imported only when used: redis-py pulls in OpenTelemetry's SDK when that is installed.
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     url = settings.redis_url
     if not url.startswith("async+"):
         url = f"async+{url}"

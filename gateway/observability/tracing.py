@@ -9,7 +9,7 @@ in-memory exporter) is used as it is."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -28,9 +28,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.observability import logging as gateway_logging
 from gateway.observability.middleware import RequestObservability, route_template
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
 
 DEFAULT_SERVICE_NAME = "study-gateway"
 # Scrapes and probes would drown the traces that matter (they are in the metrics anyway).
@@ -110,8 +107,8 @@ def _method_only(scope: Scope) -> tuple[str, dict[str, Any]]:
     return str(scope.get("method") or scope.get("type", "")), {}
 
 
-def install(gateway: Gateway, rest_app: FastAPI, middleware: list[Middleware]) -> None:
-    """Instrument one Gateway: HTTP server spans (outermost), REST route spans, SQL spans on
+def install(engine: AsyncEngine, rest_app: FastAPI, middleware: list[Middleware]) -> None:
+    """Instrument one process: HTTP server spans (outermost), REST route spans, SQL spans on
     its engine, and the trace id on every log line. The upstream client is instrumented when
     it is built (instrument_http_client)."""
     tracer_provider = provider()
@@ -129,7 +126,7 @@ def install(gateway: Gateway, rest_app: FastAPI, middleware: list[Middleware]) -
         ),
     )
     instrument_rest(rest_app, tracer_provider)
-    instrument_engine(gateway.db.engine, tracer_provider)
+    instrument_engine(engine, tracer_provider)
     gateway_logging.trace_ids = _trace_ids
 
 
