@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from gateway.admin import service
-from gateway.rest.deps import DB, CurrentActor, Limit, Skip
+from gateway.rest.deps import DB, CurrentActor, Limit, SignedIn, Skip
 from gateway.users.models import Role
 from gateway.users.rest import UserOut
 from gateway.users.schemas import ROLE_PATTERN
@@ -53,7 +53,7 @@ async def list_users(
     responses={400: {"description": "Invalid role"}, 403: {}, 404: {}},
 )
 async def change_role(
-    username: UsernamePath, body: RoleBody, db: DB, actor: CurrentActor
+    actor: SignedIn, username: UsernamePath, body: RoleBody, db: DB
 ) -> RoleChangedOut:
     user = await service.set_role(db, actor, username, body.role)
     return RoleChangedOut(username=user.username, role=user.role)

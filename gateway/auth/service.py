@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.actor import Actor
 from gateway.auth.passwords import Passwords
-from gateway.auth.tokens import Tokens
+from gateway.auth.tokens import TokenClaims, Tokens
 from gateway.errors import Forbidden, Unauthenticated
 from gateway.users import service as users
 from gateway.users.models import Role
@@ -41,16 +42,41 @@ async def login(
     return Login(access_token=token, user=view)
 
 
-async def actor_from_token(db: AsyncSession, tokens: Tokens, token: str) -> Actor:
-    """The token proves identity only; the role is whatever the database says right now.
-    One statement reads the caller's row and subject codes: the actor carries its profile."""
-    claims = tokens.verify(token)
+def identify(tokens: Tokens, token: str | None) -> TokenClaims:
+    """Who the request says it is, proven by the token's signature and expiry, without the
+    database. Operations that read the caller in their own first statement (the chat flow)
+    take these claims and apply `actor_of` to the row they read."""
+    if not token:
+        raise Unauthenticated()
+    return tokens.verify(token)
+
+
+def actor_of(
+    claims: TokenClaims,
+    user_id: uuid.UUID,
+    username: str,
+    role: str | Role,
+    profile: UserView | None = None,
+) -> Actor:
+    """The one identity rule: the token's user must still exist under the token's name (a
+    deleted and re-registered name does not revive an old token); the role is the database's,
+    never the token's."""
+    if username != claims.username:
+        raise Unauthenticated("Could not validate credentials")
+    return Actor(id=user_id, username=username, role=Role(role), profile=profile)
+
+
+async def actor_from_token(db: AsyncSession, tokens: Tokens, token: str | None) -> Actor:
+    """The caller of a request, a WebSocket operation or a subscription event: the token
+    proves identity only; one statement reads the caller's row and subject codes, so the actor
+    carries its profile."""
+    claims = identify(tokens, token)
     # Core execution on the session's connection: the ORM result machinery is not needed
     # for plain columns and costs more than the statement itself.
     conn = await db.connection()
     found = await conn.execute(users.PROFILE_BY_ID, {"user_id": claims.user_id})
     row = found.one_or_none()
-    if row is None or row.username != claims.username:
+    if row is None:
         raise Unauthenticated("Could not validate credentials")
     profile = users.profile_of(row)
-    return Actor(id=row.id, username=row.username, role=profile.role, profile=profile)
+    return actor_of(claims, row.id, row.username, profile.role, profile)

@@ -63,13 +63,10 @@ class Context:
         async with self.gateway.db.read() as db:
             return await auth.actor_from_token(db, self.gateway.tokens, self.token)
 
-    def caller(self) -> Actor | TokenClaims | None:
-        """The caller as a one-statement operation wants it (sendMessage): the actor when
-        this request has already read it, else only the token's verified claims, which the
-        operation checks against the database in its own first statement."""
-        if self._actor_loaded:
-            return self._actor_value
-        return self.gateway.tokens.verify(self.token) if self.token else None
+    def claims(self) -> TokenClaims:
+        """The verified token only, for operations that read the caller in their own first
+        statement (the chat flow); see auth.service.identify."""
+        return auth.identify(self.gateway.tokens, self.token)
 
     async def require_actor(self) -> Actor:
         return require_actor(await self.actor())

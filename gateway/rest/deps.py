@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import service as auth
 from gateway.auth.actor import Actor
+from gateway.auth.tokens import TokenClaims
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
@@ -54,6 +55,7 @@ DB = Annotated[AsyncSession, Depends(_db, scope="function")]
 async def _actor(
     request: Request, db: DB, token: Annotated[str | None, Depends(bearer)]
 ) -> Actor | None:
+    """The caller, if the request carries a token (a bad one is a 401)."""
     if not token:
         return None
     actor = await auth.actor_from_token(db, gateway(request).tokens, token)
@@ -61,4 +63,22 @@ async def _actor(
     return actor
 
 
+async def _signed_in(
+    request: Request, db: DB, token: Annotated[str | None, Depends(bearer)]
+) -> Actor:
+    """The caller of a route that needs a login. Dependencies run before FastAPI validates
+    the body, so an anonymous request is a 401 whatever its body, as in the legacy API."""
+    actor = await auth.actor_from_token(db, gateway(request).tokens, token)
+    request.state.actor = actor
+    return actor
+
+
+async def _claims(request: Request, token: Annotated[str | None, Depends(bearer)]) -> TokenClaims:
+    """The verified token only, for operations that read the caller in their own first
+    statement on their own connection (the chat flow); anonymous is a 401 before the body."""
+    return auth.identify(gateway(request).tokens, token)
+
+
 CurrentActor = Annotated[Actor | None, Depends(_actor)]
+SignedIn = Annotated[Actor, Depends(_signed_in)]
+Claims = Annotated[TokenClaims, Depends(_claims)]

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from gateway.auth import service as auth
-from gateway.auth.actor import Actor
-from gateway.auth.tokens import TokenClaims
-from gateway.rest.deps import DB, GW, CurrentActor, Limit, Skip, bearer, gateway
+from gateway.rest.deps import DB, GW, Claims, CurrentActor, Limit, SignedIn, Skip
 from gateway.sessions import service
 from gateway.sessions.schemas import (
     ChatInput,
@@ -22,34 +19,7 @@ from gateway.sessions.schemas import (
     SessionView,
 )
 
-if TYPE_CHECKING:
-    pass
-
 router = APIRouter(tags=["chat"])
-
-
-async def _released_actor(
-    request: Request, token: Annotated[str | None, Depends(bearer)]
-) -> Actor | None:
-    """The caller, read on a connection that is returned at once: chat requests must hold no
-    database connection while they wait for the tutor."""
-    if not token:
-        return None
-    gw = gateway(request)
-    async with gw.chat_db.read() as db:
-        return await auth.actor_from_token(db, gw.tokens, token)
-
-
-async def _claims(
-    request: Request, token: Annotated[str | None, Depends(bearer)]
-) -> TokenClaims | None:
-    """The token's verified claims only: POST /chat checks them against the database in its
-    first statement (sessions.service.send_message), saving a checkout and three round trips."""
-    return gateway(request).tokens.verify(token) if token else None
-
-
-ChatActor = Annotated[Actor | None, Depends(_released_actor)]
-ChatCaller = Annotated[TokenClaims | None, Depends(_claims)]
 
 
 class ChatOut(BaseModel):
@@ -138,7 +108,7 @@ UPSTREAM_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/chat", response_model=ChatOut, responses=UPSTREAM_ERRORS)
-async def chat(body: ChatInput, gw: GW, caller: ChatCaller) -> ChatOut:
+async def chat(caller: Claims, body: ChatInput, gw: GW) -> ChatOut:
     """Send a message to the tutor; the session is created on first use."""
     result = await service.send_message(gw.chat_db, gw.chatbot, gw.broker, caller, body)
     out: ChatOut = _chat_out(result)
@@ -174,9 +144,7 @@ async def read_session(
 
 
 @router.patch("/sessions/{session_id}", response_model=SessionOut, responses={403: {}, 404: {}})
-async def rename_session(
-    session_id: str, body: RenameInput, db: DB, actor: CurrentActor
-) -> SessionOut:
+async def rename_session(actor: SignedIn, session_id: str, body: RenameInput, db: DB) -> SessionOut:
     return SessionOut.of(await service.rename_session(db, actor, session_id, body))
 
 
@@ -194,10 +162,10 @@ async def delete_session(session_id: str, db: DB, actor: CurrentActor) -> Respon
         **UPSTREAM_ERRORS,
     },
 )
-async def resume_chat(session_id: str, body: ResumeInput, gw: GW, actor: ChatActor) -> ResumeOut:
+async def resume_chat(caller: Claims, session_id: str, body: ResumeInput, gw: GW) -> ResumeOut:
     """Answer the pending quiz question; the last answer records the quiz attempt."""
     result = await service.answer_question(
-        gw.chat_db, gw.chatbot, gw.broker, actor, session_id, body
+        gw.chat_db, gw.chatbot, gw.broker, caller, session_id, body
     )
     out: ResumeOut = _chat_out(result, ResumeOut)
     return out

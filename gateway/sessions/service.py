@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
+from gateway.auth import service as auth
 from gateway.auth.actor import Actor, require_actor
 from gateway.auth.tokens import TokenClaims
 from gateway.db import Database, utcnow
@@ -348,14 +349,12 @@ ENROLLMENTS = cast(Table, Enrollment.__table__)
 
 
 async def _caller_with_chat_access(
-    conn: AsyncConnection, caller: Actor | TokenClaims, subject_id: str
+    conn: AsyncConnection, claims: TokenClaims, subject_id: str
 ) -> Actor:
-    """Who is calling and whether they may talk about the subject, in one statement.
-
-    A REST chat passes the token's verified claims: like auth.service.actor_from_token, the
-    user must still exist under that username, and the role is the database's. The access
-    rule itself is subjects.service.check_chat_access."""
-    user_id = caller.id if isinstance(caller, Actor) else caller.user_id
+    """Who is calling and whether they may talk about the subject, in one statement: the
+    caller's row (auth.service.actor_of applies the identity rule to it) and the subject's
+    access facts. The access rule itself is subjects.service.check_chat_access."""
+    user_id = claims.user_id
     enrolled = (
         select(ENROLLMENTS.c.subject_id)
         .where(ENROLLMENTS.c.student_id == user_id, ENROLLMENTS.c.subject_id == subject_id)
@@ -369,10 +368,10 @@ async def _caller_with_chat_access(
             .where(USERS.c.id == user_id)
         )
     ).one_or_none()
-    if row is None or (isinstance(caller, TokenClaims) and row[0] != caller.username):
+    if row is None:
         raise Unauthenticated("Could not validate credentials")
     username, role, subject, professor_id, is_enrolled = row
-    actor = Actor(id=user_id, username=username, role=Role(role))
+    actor = auth.actor_of(claims, user_id, username, role)
     if subject is None:
         raise NotFound("Subject not found")
     check_chat_access(actor, professor_id=professor_id, enrolled=bool(is_enrolled))
@@ -654,13 +653,11 @@ async def send_message(
     database: GatedDatabase,
     chatbot: Chatbot,
     broker: Broker,
-    caller: Actor | TokenClaims | None,
+    caller: TokenClaims,
     data: ChatInput,
 ) -> ChatResult:
-    """`caller` is the resolved actor, or (REST) the token's claims, checked here against
-    the database in the same statement as the subject access: one round trip fewer."""
-    if caller is None:
-        raise Unauthenticated()
+    """`caller`: the token's verified claims (auth.service.identify); the caller's row is
+    read in the same statement as the subject's access facts, on the chat's own connection."""
     try:
         async with database.connect() as conn:  # one transaction: a refusal undoes the upsert
             actor = await _caller_with_chat_access(conn, caller, data.asignatura)
@@ -690,11 +687,11 @@ async def answer_question(
     database: GatedDatabase,
     chatbot: Chatbot,
     broker: Broker,
-    actor: Actor | None,
+    caller: TokenClaims,
     session_id: str,
     data: ResumeInput,
 ) -> ChatResult:
-    actor = require_actor(actor)
+    """`caller`: as for send_message."""
     session_id = check_session_id(session_id)
     async with database.connect() as conn:
         row = (
@@ -707,9 +704,9 @@ async def answer_question(
         if row is None:
             raise NotFound("Session not found")
         owner, subject_id, pending = row
-        if owner != actor.id:
+        if owner != caller.user_id:
             raise Forbidden(NOT_YOURS)
-        actor = await _caller_with_chat_access(conn, actor, subject_id)
+        actor = await _caller_with_chat_access(conn, caller, subject_id)
         if not pending:
             raise InvalidInput("No pending question in this session")
         answer = data.answer.strip()

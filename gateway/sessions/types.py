@@ -347,6 +347,7 @@ class SessionsQuery:
 class SessionsMutation:
     @strawberry.mutation(description="Send a message to the tutor (creates the session).")
     async def send_message(self, info: Info, input: SendMessageInput) -> ChatPayload:
+        caller = info.context.claims()  # the caller first: anonymous is UNAUTHENTICATED
         data = ChatInput.model_validate(
             {
                 "id": session_key(input.session_id),
@@ -355,18 +356,22 @@ class SessionsMutation:
             }
         )
         gw = info.context.gateway
-        caller = info.context.caller()
         return ChatPayload.of(
             await service.send_message(gw.chat_db, gw.chatbot, gw.broker, caller, data)
         )
 
     @strawberry.mutation(description="Answer the pending quiz question.")
     async def answer_question(self, info: Info, input: AnswerQuestionInput) -> ChatPayload:
+        caller = info.context.claims()
         data = ResumeInput(answer=input.answer, current_question_index=input.question_index)
         gw = info.context.gateway
-        actor = await info.context.actor()
         result = await service.answer_question(
-            gw.chat_db, gw.chatbot, gw.broker, actor, session_key(input.session_id), data
+            gw.chat_db,
+            gw.chatbot,
+            gw.broker,
+            caller,
+            session_key(input.session_id),
+            data,
         )
         return ChatPayload.of(result)
 

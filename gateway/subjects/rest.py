@@ -8,7 +8,7 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.rest.deps import DB, CurrentActor, Limit
+from gateway.rest.deps import DB, CurrentActor, Limit, SignedIn
 from gateway.subjects import service
 from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
 
@@ -90,7 +90,7 @@ async def list_subjects(
     response_model=SubjectCreated,
     responses={400: {"description": "Subject already exists / not a professor"}, 403: {}, 404: {}},
 )
-async def create_subject(body: SubjectCreate, db: DB, actor: CurrentActor) -> SubjectCreated:
+async def create_subject(actor: SignedIn, body: SubjectCreate, db: DB) -> SubjectCreated:
     return SubjectCreated.of(await service.create_subject(db, actor, body))
 
 
@@ -107,7 +107,7 @@ async def read_subject(subject_id: SubjectPath, db: DB, actor: CurrentActor) -> 
 
 @router.put("/{subject_id}", response_model=SubjectDetail, responses={403: {}, 404: {}})
 async def update_subject(
-    subject_id: SubjectPath, body: SubjectUpdate, db: DB, actor: CurrentActor
+    actor: SignedIn, subject_id: SubjectPath, body: SubjectUpdate, db: DB
 ) -> SubjectDetail:
     return SubjectDetail.of(await service.update_subject(db, actor, subject_id, body))
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from gateway.rest.deps import DB, CurrentActor
+from gateway.rest.deps import DB, CurrentActor, SignedIn
 from gateway.users import service
 from gateway.users.models import Role
 from gateway.users.schemas import Preferences, ProfileUpdate, UserView
@@ -42,7 +42,7 @@ async def read_me(db: DB, actor: CurrentActor) -> ProfileOut:
 @router.put(
     "/me", response_model=ProfileOut, responses={400: {"description": "Email already in use"}}
 )
-async def update_me(body: ProfileUpdate, db: DB, actor: CurrentActor) -> ProfileOut:
+async def update_me(actor: SignedIn, body: ProfileUpdate, db: DB) -> ProfileOut:
     return ProfileOut.of(await service.update_me(db, actor, body))
 
 
