@@ -307,3 +307,16 @@ async def test_the_socket_cap_is_shared_across_processes_through_redis(
     assert await closed_with(third) == 4403
     await first.close()
     await second.close()
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_subscription_over_http_is_a_400(world: World, method: str) -> None:
+    query = 'subscription { messageAdded(sessionId: "s-1") { content } }'
+    client = world.api.client
+    headers = {**world.h(world.ana), "Accept": "application/json"}
+    if method == "POST":
+        response = await client.post("/graphql", json={"query": query}, headers=headers)
+    else:
+        response = await client.get("/graphql", params={"query": query}, headers=headers)
+    assert response.status_code == 400, response.text
+    assert "subscriptions are not allowed" in response.text
