@@ -186,27 +186,28 @@ class OperationScopedSchema:
                 yield result
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class _SocketRules:
+    """What both subprotocols' handlers add: every operation on its own context (see
+    OperationScopedSchema), and the socket's lease and watchdog released when it closes."""
+
+    schema: Any
+    context: Any
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.schema = OperationScopedSchema(self.schema)  # type: ignore[assignment]
+        self.schema = OperationScopedSchema(self.schema)
 
     async def handle(self) -> None:
         try:
-            await super().handle()
+            await super().handle()  # type: ignore[misc]
         finally:
             if isinstance(self.context, SocketContext):
                 await self.context.release()
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.schema = OperationScopedSchema(self.schema)  # type: ignore[assignment]
+class TransportWSHandler(_SocketRules, BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws (graphql-ws, Apollo, urql, gql, GraphiQL)."""
 
-    async def handle(self) -> None:
-        try:
-            await super().handle()
-        finally:
-            if isinstance(self.context, SocketContext):
-                await self.context.release()
+
+class LegacyWSHandler(_SocketRules, BaseGraphQLWSHandler[Context, None]):
+    """The older graphql-ws protocol (subscriptions-transport-ws)."""
