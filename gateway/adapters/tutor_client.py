@@ -15,11 +15,11 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from pydantic import ValidationError as ShapeError
 
+from gateway.adapters.http_transport import ShardedTransport
 from gateway.config import Settings
 from gateway.errors import DomainError, UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 from gateway.observability import metrics
 from gateway.sessions.schemas import SystemInfo
-from gateway.sessions.transport import ShardedTransport
 
 log = logging.getLogger("gateway.chatbot")
 UNAVAILABLE = "Chatbot service unavailable"
