@@ -10,8 +10,8 @@ from gateway import __version__, docs
 from gateway.admin.rest import router as admin_router
 from gateway.analytics.rest import router as professor_router
 from gateway.auth.rest import router as auth_router
-from gateway.ratelimit import rest_rate_limit
 from gateway.rest import errors, openapi
+from gateway.rest.rate_limit import rest_rate_limit
 from gateway.rest.system import router as system_router
 from gateway.sessions.rest import router as sessions_router
 from gateway.subjects.rest import router as subjects_router
