@@ -73,6 +73,10 @@ class Gateway:
             await migrate.upgrade(self.settings)
         # One pooled client for every upstream call of this process.
         self._http = build_http_client(self.settings)
+        if self.settings.otel_enabled:
+            from gateway.observability.tracing import instrument_http_client
+
+            instrument_http_client(self._http)
         self._chatbot = Chatbot(self._http, self.settings)
         self._broker = build_broker(self.settings.redis_url, self.settings.redis_timeout_seconds)
         self._socket_leases = build_leases(

@@ -86,10 +86,6 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         follow_redirects=False,
         trust_env=False,
     )
-    if settings.otel_enabled:
-        from gateway.observability.tracing import instrument_http_client
-
-        instrument_http_client(client)
     return client
 
 
