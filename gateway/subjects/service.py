@@ -26,6 +26,7 @@ from gateway.errors import (
     InvalidInput,
     NotFound,
 )
+from gateway.policy import MAX_SEARCH_CHARS
 from gateway.subjects.models import Enrollment, Subject
 from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
 from gateway.users import service as users
@@ -33,7 +34,6 @@ from gateway.users.models import Role, User
 from gateway.users.schemas import UserView
 
 NOT_OWNER = "Not this subject's professor"
-MAX_SEARCH = 200
 
 Professor = aliased(User, name="professor")
 
@@ -216,8 +216,8 @@ async def list_subject_rows(
     elif professor is not None:
         query = query.where(Professor.username == professor.strip().lower())
     if search:
-        if len(search) > MAX_SEARCH or "\x00" in search:
-            raise InvalidInput(f"search must be at most {MAX_SEARCH} characters")
+        if len(search) > MAX_SEARCH_CHARS or "\x00" in search:
+            raise InvalidInput(f"search must be at most {MAX_SEARCH_CHARS} characters")
         query = query.where(Subject.name.ilike(f"%{escape_like(search)}%", escape="\\"))
     # Plain columns: Core execution on the session's connection skips the ORM result layer.
     conn = await db.connection()
