@@ -6,10 +6,12 @@ the page size, with GATEWAY_MAX_PAGE_SIZE) and REST and GraphQL change together.
 # that setting, never a number of their own.
 DEFAULT_MAX_PAGE_SIZE = 100
 PAGE_SIZE_CEILING = 1000
-# A subject's progress report (REST `student_progress` pages, GraphQL `studentProgress`): one
-# class at most, read in one page by the professor's dashboard, whatever the list cap is.
+# A subject's per-student progress (REST /professor/subjects/{id}/analytics `limit`, GraphQL
+# `studentProgress`) has its own, larger cap, independent of GATEWAY_MAX_PAGE_SIZE.
 MAX_PROGRESS_PAGE_SIZE = 1000
 # REST `skip`: beyond this an offset scan costs more than any client paging by hand needs.
 MAX_SKIP = 10_000_000
+# A chat message or a quiz answer (both faces validate through gateway/sessions/schemas.py).
+MAX_MESSAGE_CHARS = 20_000
 # A subject name search (REST `search`, GraphQL `subjects(search:)`).
 MAX_SEARCH_CHARS = 200
