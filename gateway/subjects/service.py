@@ -64,21 +64,6 @@ def check_chat_access(actor: Actor, *, professor_id: uuid.UUID | None, enrolled:
     raise Forbidden("Not enrolled in subject")
 
 
-async def require_chat_access(db: AsyncSession, actor: Actor | None, subject_id: str) -> Subject:
-    actor = require_actor(actor)
-    subject = await get_subject(db, subject_id)
-    enrolled = actor.role is Role.STUDENT and (
-        await db.scalar(
-            select(Enrollment.subject_id).where(
-                Enrollment.student_id == actor.id, Enrollment.subject_id == subject_id
-            )
-        )
-        is not None
-    )  # only students need the lookup
-    check_chat_access(actor, professor_id=subject.professor_id, enrolled=enrolled)
-    return subject
-
-
 def require_staff(actor: Actor | None, professor_id: uuid.UUID | None) -> Actor:
     """A subject's students and analytics: its own professor and admins only."""
     actor = require_actor(actor)
@@ -240,31 +225,11 @@ async def get_subject_row(db: AsyncSession, actor: Actor | None, subject_id: str
     return _row(row, False, True)
 
 
-async def list_subjects(
-    db: AsyncSession,
-    actor: Actor | None,
-    *,
-    professor: str | None = None,
-    search: str | None = None,
-    limit: int,
-    skip: int,
-) -> list[SubjectView]:
-    rows = await list_subject_rows(
-        db, actor, professor=professor, search=search, limit=limit, skip=skip
-    )
-    return [r.view for r in rows]
-
-
-async def get_subject_view(db: AsyncSession, actor: Actor | None, subject_id: str) -> SubjectView:
-    require_actor(actor)
-    return await _one_view(db, subject_id)
-
-
 async def get_subject_views(
     db: AsyncSession, actor: Actor | None, subject_ids: Sequence[str]
 ) -> list[SubjectView | DomainError]:
     """Several subjects by code in one statement (GraphQL `subject` and `node` batches): per
-    code its view or the error reading it alone would raise, as get_subject_view."""
+    code its view, or NotFound."""
     require_actor(actor)
     found = await subjects_by_id(db, [s for s in subject_ids if "\x00" not in s])
     return [found.get(sid) or NotFound("Subject not found") for sid in subject_ids]
