@@ -17,7 +17,7 @@ from gateway.config import Settings
 from gateway.graphql.ide import ASSETS_URL
 from gateway.graphql.view import GatewayGraphQL
 from gateway.middleware import CatchAll
-from gateway.observability import metrics
+from gateway.observability import metrics, metrics_endpoint
 from gateway.observability.middleware import RequestObservability
 from gateway.rest import errors as rest_errors
 from gateway.rest.app import build_rest_app
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        metrics.precreate(metrics.known_routes(rest))
+        metrics.precreate(metrics_endpoint.known_routes(rest))
         await gateway.start()
         try:
             async with tuned_gc(settings):
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app = Starlette(
         routes=[
-            Route("/metrics", metrics.metrics_endpoint, methods=["GET"]),
+            Route("/metrics", metrics_endpoint.metrics_endpoint, methods=["GET"]),
             *ide_routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

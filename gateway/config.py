@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway import policy
+
 log = logging.getLogger("gateway.config")
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./gateway.db"
@@ -142,7 +144,9 @@ class Settings(BaseSettings):
     # Where `gateway fetch-graphiql-assets` puts GraphiQL's files (None: gateway/static/graphiql).
     graphiql_assets_dir: Path | None = None
     graphql_introspection: bool | None = None  # None: on except in production
-    max_page_size: int = Field(default=100, ge=1, le=1000)
+    max_page_size: int = Field(
+        default=policy.DEFAULT_MAX_PAGE_SIZE, ge=1, le=policy.PAGE_SIZE_CEILING
+    )
     # GraphQL over WebSocket (gateway/graphql/ws.py)
     graphql_ws_legacy: bool | None = None  # the older graphql-ws subprotocol; None: off in prod
     ws_max_sockets_per_user: int = Field(default=10, ge=1)

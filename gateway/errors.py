@@ -58,11 +58,6 @@ class AlreadyEnrolled(Conflict):
     code = "ALREADY_ENROLLED"
 
 
-class PayloadTooLarge(DomainError):
-    status = 413
-    code = "PAYLOAD_TOO_LARGE"
-
-
 class RateLimited(DomainError):
     status = 429
     code = "RATE_LIMITED"

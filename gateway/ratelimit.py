@@ -3,7 +3,11 @@
 Categories: `auth` (per client IP: /token, /register, and each `login`/`register` field of a
 GraphQL document), `chat` (per user: sending chat messages) and `default` (every other request
 or GraphQL operation, per user, or per IP when anonymous). Counters live in memory, per
-process, unless REDIS_URL is set: then every worker and instance shares them."""
+process, unless REDIS_URL is set: then every worker and instance shares them.
+
+This is the core (categories, counting, the caller's key); each face applies it in its own
+module: gateway/rest/rate_limit.py (a FastAPI dependency) and gateway/graphql/rate_limit.py
+(a Strawberry extension)."""
 
 from __future__ import annotations
 
@@ -12,26 +16,13 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Request
-from graphql import (
-    DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-)
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
-from starlette.types import Scope
-from strawberry.extensions import SchemaExtension
 
 from gateway.config import Settings
 from gateway.errors import RateLimited, Unauthenticated
@@ -41,6 +32,10 @@ if TYPE_CHECKING:
     from gateway.auth.tokens import Tokens
 
 log = logging.getLogger("gateway.ratelimit")
+
+# An ASGI connection scope (as starlette.types.Scope), named here so that the core needs no
+# web framework.
+Scope = MutableMapping[str, Any]
 
 
 class Category(enum.StrEnum):
@@ -58,6 +53,17 @@ UNLIMITED_ROUTES = frozenset(
 )
 AUTH_FIELDS = frozenset({"login", "register"})
 CHAT_FIELDS = frozenset({"sendMessage", "answerQuestion"})
+
+
+def route_category(template: str) -> Category | None:
+    """The category of a REST route template; None for routes that are never limited."""
+    if template in UNLIMITED_ROUTES:
+        return None
+    if template in AUTH_ROUTES:
+        return Category.AUTH
+    if template in CHAT_ROUTES:
+        return Category.CHAT
+    return Category.DEFAULT
 
 
 def _storage(settings: Settings) -> Storage:
@@ -157,63 +163,6 @@ class RateLimits:
             await self.hit(category, key, cost)
 
 
-def _bearer(authorization: str | None) -> str | None:
-    scheme, _, value = (authorization or "").partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
-
-
-async def rest_rate_limit(request: Request) -> None:
-    """FastAPI dependency for every REST route (after routing, so the template is known)."""
-    route = request.scope.get("route")
-    template = getattr(route, "path_format", None) or getattr(route, "path", "")
-    if template in UNLIMITED_ROUTES:
-        return
-    if template in AUTH_ROUTES:
-        category = Category.AUTH
-    elif template in CHAT_ROUTES:
-        category = Category.CHAT
-    else:
-        category = Category.DEFAULT
-    limits: RateLimits = request.app.state.gateway.rate_limits
-    await limits.check(request.scope, _bearer(request.headers.get("authorization")), {category: 1})
-
-
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next((op for op in operations if op.name and op.name.value == name), None)
-
-
-def root_fields(document: DocumentNode, operation_name: str | None) -> list[str]:
-    """Field names the operation will execute at its root, once per response key, with
-    fragments expanded (a spread repeated at the root still executes each field once)."""
-    operation = _operation(document, operation_name)
-    if operation is None:
-        return []
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    keys: dict[str, str] = {}
-    spread: set[str] = set()
-
-    def walk(selection_set: SelectionSetNode) -> None:
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                key = (selection.alias or selection.name).value
-                keys.setdefault(key, selection.name.value)
-            elif isinstance(selection, InlineFragmentNode):
-                walk(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name not in spread and name in fragments:
-                    spread.add(name)
-                    walk(fragments[name].selection_set)
-
-    walk(operation.selection_set)
-    return list(keys.values())
-
-
 def operation_counts(fields: Iterable[str]) -> dict[Category, int]:
     """Each auth or chat field counts once in its category; anything else once in all. A
     document with nothing countable (no operation to run) still costs one default request."""
@@ -228,27 +177,3 @@ def operation_counts(fields: Iterable[str]) -> dict[Category, int]:
     if not any(counts.values()):
         counts[Category.DEFAULT] = 1
     return {category: n for category, n in counts.items() if n}
-
-
-class GraphQLRateLimit(SchemaExtension):
-    """Counts every operation once it is parsed (token-bounded, cheap) and before anything
-    expensive: the static limits and graphql-core's validation come after it (QueryLimits is
-    listed after this extension), so a refused caller costs no validation. Over the limit the
-    operation ends with a RATE_LIMITED error (extensions.retryAfter, seconds)."""
-
-    async def on_validate(self) -> AsyncIterator[None]:
-        ec = self.execution_context
-        context: Any = ec.context
-        document = ec.graphql_document
-        if document is not None and context is not None and not ec.pre_execution_errors:
-            counts = operation_counts(root_fields(document, ec.operation_name))
-            if getattr(context, "admitted", False):  # a WebSocket operation, counted already
-                counts.pop(Category.DEFAULT, None)
-            try:
-                await context.gateway.rate_limits.check(
-                    context.request.scope, context.token, counts
-                )
-            except RateLimited as exc:
-                error = GraphQLError(exc.detail, extensions={"code": exc.code, **exc.extensions})
-                ec.pre_execution_errors = [error]
-        yield

@@ -13,7 +13,10 @@ import logging
 import httpx
 
 from gateway import migrate
+from gateway.adapters.broker import Broker, build_broker
+from gateway.adapters.db_gate import GatedDatabase
 from gateway.adapters.socket_leases import SocketLeases, build_leases
+from gateway.adapters.tutor_client import Chatbot, build_http_client
 from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import Tokens
 from gateway.config import Settings
@@ -22,9 +25,6 @@ from gateway.graphql.ide import GraphiQLAssets
 from gateway.graphql.persisted import PersistedQueries
 from gateway.observability import metrics
 from gateway.ratelimit import RateLimits
-from gateway.sessions.chatbot import Chatbot, build_http_client
-from gateway.sessions.gate import GatedDatabase
-from gateway.sessions.pubsub import Broker, build_broker
 from gateway.sessions.service import sweep_stranded_messages
 
 log = logging.getLogger("gateway")
@@ -73,6 +73,10 @@ class Gateway:
             await migrate.upgrade(self.settings)
         # One pooled client for every upstream call of this process.
         self._http = build_http_client(self.settings)
+        if self.settings.otel_enabled:
+            from gateway.observability.tracing import instrument_http_client
+
+            instrument_http_client(self._http)
         self._chatbot = Chatbot(self._http, self.settings)
         self._broker = build_broker(self.settings.redis_url, self.settings.redis_timeout_seconds)
         self._socket_leases = build_leases(

@@ -43,6 +43,35 @@ def import_graph() -> dict[str, set[str]]:
     return graph
 
 
+def external_imports() -> dict[str, set[str]]:
+    """The top-level names of the non-gateway packages each gateway module imports (imports
+    inside functions and under TYPE_CHECKING included)."""
+    found: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names.add(node.module.partition(".")[0])
+        found[module_name(path)] = names - {"gateway"}
+    return found
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every gateway module that importing `start` loads (parent packages included)."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parents = [name.rsplit(".", n)[0] for n in range(1, name.count(".") + 1)]
+        todo.extend([*graph[name], *(p for p in parents if p in graph)])
+    return seen
+
+
 def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
     """Strongly connected components with more than one module (Tarjan, iterative)."""
     index: dict[str, int] = {}
@@ -104,6 +133,39 @@ def test_nothing_imports_the_composition_root() -> None:
     need lives in gateway/runtime.py."""
     importers = sorted(m for m, deps in import_graph().items() if "gateway.app" in deps)
     assert importers == []
+
+
+WEB_FRAMEWORKS = frozenset({"starlette", "fastapi", "strawberry"})
+
+
+def test_core_and_adapters_import_no_web_framework() -> None:
+    """Core (config, db, errors) and the infrastructure adapters are usable without a face:
+    neither they nor anything they import (transitively) imports a web framework."""
+    graph = import_graph()
+    external = external_imports()
+    roots = [
+        "gateway.db",
+        "gateway.config",
+        "gateway.errors",
+        "gateway.policy",
+        "gateway.ratelimit",
+    ]
+    roots += sorted(m for m in graph if m.startswith("gateway.adapters."))
+    bad = {
+        f"{root} -> {module}: {sorted(external[module] & WEB_FRAMEWORKS)}"
+        for root in roots
+        for module in reachable(graph, root)
+        if external[module] & WEB_FRAMEWORKS
+    }
+    assert sorted(bad) == []
+
+
+def test_the_framework_check_sees_a_web_import() -> None:
+    external = external_imports()
+    graph = import_graph()
+    assert "starlette" in external["gateway.observability.metrics_endpoint"]
+    assert "gateway.observability.metrics" in reachable(graph, "gateway.db")
+    assert "gateway.adapters.tutor_client" in graph
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

@@ -44,7 +44,7 @@ class AdminQuery:
         first: int = 50,
         after: str | None = None,
     ) -> Connection[UserType] | None:
-        request = page(info, USERS, first, after, info.context.gateway.settings.max_page_size)
+        request = page(info, USERS, first, after)
         actor = await info.context.actor()
         async with info.context.read() as db:
             found = await service.list_users(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from gateway.analytics import service
+from gateway.policy import MAX_PROGRESS_PAGE_SIZE
 from gateway.rest.deps import DB, GW, CurrentActor, Limit, Skip
 
 router = APIRouter(prefix="/professor", tags=["professor"])
@@ -60,7 +61,7 @@ async def subject_analytics(
     gw: GW,
     actor: CurrentActor,
     limit: Annotated[
-        int, Query(ge=1, le=service.PROGRESS_MAX_PAGE, description="student_progress page size")
+        int, Query(ge=1, le=MAX_PROGRESS_PAGE_SIZE, description="student_progress page size")
     ] = service.PROGRESS_DEFAULT_PAGE,
     skip: Skip = 0,
 ) -> AnalyticsOut:

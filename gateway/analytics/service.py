@@ -40,7 +40,6 @@ from gateway.users.models import Role, User
 from gateway.users.schemas import UserView
 
 PROGRESS_DEFAULT_PAGE = 100
-PROGRESS_MAX_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)

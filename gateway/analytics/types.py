@@ -18,6 +18,7 @@ from gateway.graphql.pagination import (
     page,
 )
 from gateway.graphql.relay import Node, global_id, optional_key
+from gateway.policy import MAX_PROGRESS_PAGE_SIZE
 from gateway.subjects.schemas import StudentView, SubjectView
 from gateway.users.types import UserType
 
@@ -78,7 +79,7 @@ class SubjectAnalytics(Node):
     async def student_progress(
         self, info: Info, first: int = service.PROGRESS_DEFAULT_PAGE, after: str | None = None
     ) -> Connection[StudentProgress]:
-        request = page(info, STUDENT_PROGRESS, first, after, service.PROGRESS_MAX_PAGE)
+        request = page(info, STUDENT_PROGRESS, first, after, cap=MAX_PROGRESS_PAGE_SIZE)
         actor = await info.context.actor()
         async with info.context.read() as db:
             rows = await service.student_progress(
@@ -172,7 +173,7 @@ class AnalyticsQuery:
         first: int = 20,
         after: str | None = None,
     ) -> StudentConnection | None:
-        request = page(info, MY_STUDENTS, first, after, info.context.gateway.settings.max_page_size)
+        request = page(info, MY_STUDENTS, first, after)
         code = optional_key(subject_id, "Subject", "subjectId")
         actor = await info.context.actor()
         async with info.context.read() as db:

@@ -26,14 +26,6 @@ class Actor:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
-    @property
-    def is_professor(self) -> bool:
-        return self.role is Role.PROFESSOR
-
-    @property
-    def is_student(self) -> bool:
-        return self.role is Role.STUDENT
-
 
 def require_actor(actor: Actor | None) -> Actor:
     if actor is None:

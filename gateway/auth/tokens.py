@@ -88,3 +88,11 @@ class Tokens:
             )
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise Unauthenticated("Could not validate credentials") from exc
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value; None for any other."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None

@@ -52,6 +52,7 @@ from graphql import (
 from graphql.language import ValueNode
 from strawberry.extensions import SchemaExtension
 
+from gateway import policy
 from gateway.config import Settings
 
 PAGE_ARGUMENTS = ("first", "limit")
@@ -223,7 +224,7 @@ def measure(
     operation_name: str | None = None,
     variables: Mapping[str, Any] | None = None,
     *,
-    page_cap: int = 100,
+    page_cap: int = policy.DEFAULT_MAX_PAGE_SIZE,
 ) -> Measure:
     """Depth, alias count and cost of the operation that would run, fragments expanded."""
     operation = select_operation(document, operation_name)

@@ -124,11 +124,16 @@ class Page:
         return self.keyset.encode(self.secret, values)
 
 
-def page(info: Info, keyset: Keyset, first: int, after: str | None, cap: int) -> Page:
-    """Validates the page size (1..cap) and the cursor."""
+def page(
+    info: Info, keyset: Keyset, first: int, after: str | None, *, cap: int | None = None
+) -> Page:
+    """Validates the page size (1..cap; by default GATEWAY_MAX_PAGE_SIZE, which caps REST's
+    `limit` too) and the cursor."""
+    settings = info.context.gateway.settings
+    cap = settings.max_page_size if cap is None else cap
     if not 1 <= first <= cap:
         raise InvalidInput(f"first must be 1..{cap}", argument="first")
-    secret = info.context.gateway.settings.signing_secret
+    secret = settings.signing_secret
     return Page(keyset, secret, first, keyset.decode(secret, after) if after else None)
 
 

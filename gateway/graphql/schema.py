@@ -19,8 +19,8 @@ from gateway.graphql.errors import DomainErrors, HideSuggestions
 from gateway.graphql.limits import QueryLimits
 from gateway.graphql.nodes import NodeQuery
 from gateway.graphql.persisted import PersistedQueryRegistration
+from gateway.graphql.rate_limit import GraphQLRateLimit
 from gateway.observability.graphql import GraphQLObservability
-from gateway.ratelimit import GraphQLRateLimit
 from gateway.sessions.types import (
     ChatMessageType,
     ChatSessionType,

@@ -23,8 +23,9 @@ from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
+from gateway.auth.tokens import bearer_token
 from gateway.errors import DomainError
-from gateway.graphql.context import Context, bearer_token
+from gateway.graphql.context import Context
 from gateway.graphql.persisted import PersistedQueryError
 from gateway.graphql.schema import build_schema
 from gateway.graphql.ws import (

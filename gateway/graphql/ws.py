@@ -35,8 +35,9 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
 
+from gateway.auth.tokens import bearer_token
 from gateway.errors import DomainError, RateLimited, Unauthenticated
-from gateway.graphql.context import Context, bearer_token
+from gateway.graphql.context import Context
 from gateway.ratelimit import Category
 
 log = logging.getLogger("gateway.graphql.ws")

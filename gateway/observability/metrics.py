@@ -1,6 +1,9 @@
 """Prometheus metrics. With several worker processes set PROMETHEUS_MULTIPROC_DIR (an empty,
 writable directory) before start: each process then writes its samples there and /metrics
-aggregates them (prometheus-client multiprocess mode)."""
+aggregates them (prometheus-client multiprocess mode).
+
+No web framework here: the database layer instruments its pool with this module. The /metrics
+endpoint is gateway/observability/metrics_endpoint.py."""
 
 from __future__ import annotations
 
@@ -9,21 +12,16 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import FastAPI
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
-    generate_latest,
     multiprocess,
 )
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.requests import Request
-from starlette.responses import Response
 
 # Most requests finish within a few milliseconds: the first buckets must resolve them.
 LATENCY_BUCKETS = (
@@ -161,27 +159,6 @@ def precreate(routes: Iterable[tuple[str, str]]) -> None:
             HTTP_REQUESTS.labels(method, route, status)
 
 
-def known_routes(rest: FastAPI) -> list[tuple[str, str]]:
-    """(method, route template) of /graphql and of every REST route that the OpenAPI schema
-    lists. The REST app is mounted at "/" and its routers have no include prefix, so a
-    route's own path is the template the middleware records."""
-    found = [("GET", "/graphql"), ("POST", "/graphql"), ("GET", "/metrics")]
-
-    def walk(routes: Iterable[Any]) -> None:
-        for route in routes:
-            included = getattr(route, "original_router", None)  # FastAPI's include_router
-            if included is not None:
-                walk(included.routes)
-                continue
-            path = getattr(route, "path_format", None)
-            methods = getattr(route, "methods", None) or ()
-            if isinstance(path, str) and getattr(route, "include_in_schema", False):
-                found.extend((method, path) for method in sorted(methods) if method != "HEAD")
-
-    walk(rest.router.routes)
-    return found
-
-
 def count_graphql_error(code: object) -> None:
     GRAPHQL_ERRORS.labels(code if code in GRAPHQL_ERROR_CODES else "other").inc()
 
@@ -250,7 +227,3 @@ def registry() -> CollectorRegistry:
         multiprocess.MultiProcessCollector(collected)
         return collected
     return REGISTRY
-
-
-async def metrics_endpoint(_: Request) -> Response:
-    return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)

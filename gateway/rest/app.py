@@ -10,8 +10,8 @@ from gateway import __version__, docs
 from gateway.admin.rest import router as admin_router
 from gateway.analytics.rest import router as professor_router
 from gateway.auth.rest import router as auth_router
-from gateway.ratelimit import rest_rate_limit
-from gateway.rest import errors, openapi
+from gateway.rest import errors, openapi, paging
+from gateway.rest.rate_limit import rest_rate_limit
 from gateway.rest.system import router as system_router
 from gateway.sessions.rest import router as sessions_router
 from gateway.subjects.rest import router as subjects_router
@@ -41,12 +41,13 @@ def build_rest_app(gateway: Gateway) -> FastAPI:
         docs_url=None,  # served from packaged assets by gateway.docs (works offline)
         redoc_url=None,
         openapi_url="/openapi.json",
-        dependencies=[Depends(rest_rate_limit)],
+        dependencies=[Depends(rest_rate_limit), Depends(paging.enforce_page_size)],
         responses=errors.COMMON_RESPONSES,
     )
     app.state.gateway = gateway
     for router in ROUTERS:
         app.include_router(router)
+    paging.install(app, gateway.settings)
     errors.install(app)
     openapi.install(app)
     docs.install(app)

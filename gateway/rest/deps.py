@@ -5,22 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import service as auth
 from gateway.auth.actor import Actor
 from gateway.auth.tokens import TokenClaims
+from gateway.rest.paging import Limit as Limit
+from gateway.rest.paging import Skip as Skip
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
 
 bearer = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
-
-# Paging query parameters shared by the list routes (defaults stay per route: `limit: Limit = 20`).
-Limit = Annotated[int, Query(ge=1, le=100, description="page size, 1..100")]
-Skip = Annotated[int, Query(ge=0, le=10_000_000, description="items to skip")]
 
 
 def gateway(request: Request) -> Gateway:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.routing import compile_path, get_route_path
 
+from gateway.rest import paging
 from gateway.sessions.schemas import SessionId
 
 # A rule of a model's validator that JSON Schema can still express, keyed by the component's
@@ -78,6 +79,7 @@ def install(app: FastAPI) -> None:
                 if name in schemas:
                     schemas[name].update(rule)
             _document_path_parameters(document)
+            paging.document(app, document)
         return app.openapi_schema or generate()
 
     app.openapi = openapi  # type: ignore[method-assign]

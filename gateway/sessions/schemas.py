@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from gateway.policy import MAX_MESSAGE_CHARS
+
 # Client-chosen ids travel to the upstream in JSON bodies and URLs: keep them boring.
 SessionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 SubjectCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
-MAX_MESSAGE_CHARS = 20_000
 Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=MAX_MESSAGE_CHARS, pattern=r"^[^\x00]*$"),

@@ -40,6 +40,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
+from gateway.adapters.broker import Broker
+from gateway.adapters.db_gate import GatedDatabase
+from gateway.adapters.tutor_client import Chatbot, UpstreamReply
 from gateway.auth import service as auth
 from gateway.auth.actor import Actor, require_actor
 from gateway.auth.tokens import TokenClaims
@@ -53,10 +56,7 @@ from gateway.errors import (
     Unauthenticated,
 )
 from gateway.sessions import quiz
-from gateway.sessions.chatbot import Chatbot, UpstreamReply
-from gateway.sessions.gate import GatedDatabase
 from gateway.sessions.models import ChatSession, Message, QuizAttempt
-from gateway.sessions.pubsub import Broker
 from gateway.sessions.schemas import (
     TITLE_CHARS,
     ChatInput,

@@ -153,7 +153,7 @@ class ChatSessionType(Node):
     async def messages(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[ChatMessageType]:
-        request = page(info, MESSAGES, first, after, info.context.gateway.settings.max_page_size)
+        request = page(info, MESSAGES, first, after)
         after_id = request.after[0] if request.after else 0
         rows = await _messages_loader(info.context).load((self.session_id, request.fetch, after_id))
         return Connection.of([ChatMessageType.of(m) for m in rows], request, _by_message_id)
@@ -205,7 +205,7 @@ async def quiz_attempts_of(
     info: Info, user_id: uuid.UUID, first: int, after: str | None
 ) -> Connection[QuizAttemptType]:
     """Resolver body for User.quizAttempts (declared on the User type)."""
-    request = page(info, QUIZ_ATTEMPTS, first, after, info.context.gateway.settings.max_page_size)
+    request = page(info, QUIZ_ATTEMPTS, first, after)
     actor = await info.context.actor()
     async with info.context.read() as db:
         found = await service.list_quiz_attempts(
@@ -329,7 +329,7 @@ class SessionsQuery:
         first: int = 20,
         after: str | None = None,
     ) -> Connection[ChatSessionType]:
-        request = page(info, SESSIONS, first, after, info.context.gateway.settings.max_page_size)
+        request = page(info, SESSIONS, first, after)
         code = optional_key(subject_id, "Subject", "subjectId")
         actor = await info.context.actor()
         async with info.context.read() as db:

@@ -8,6 +8,7 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.policy import MAX_SEARCH_CHARS
 from gateway.rest.deps import DB, CurrentActor, Limit, SignedIn
 from gateway.subjects import service
 from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
@@ -68,7 +69,9 @@ async def list_subjects(
     db: DB,
     actor: CurrentActor,
     professor_id: Annotated[str | None, Query(max_length=254, description="A username")] = None,
-    search: Annotated[str | None, Query(max_length=200, description="Name contains")] = None,
+    search: Annotated[
+        str | None, Query(max_length=MAX_SEARCH_CHARS, description="Name contains")
+    ] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     limit: Limit = 20,
 ) -> list[SubjectListItem]:

@@ -26,6 +26,7 @@ from gateway.errors import (
     InvalidInput,
     NotFound,
 )
+from gateway.policy import MAX_SEARCH_CHARS
 from gateway.subjects.models import Enrollment, Subject
 from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
 from gateway.users import service as users
@@ -33,7 +34,6 @@ from gateway.users.models import Role, User
 from gateway.users.schemas import UserView
 
 NOT_OWNER = "Not this subject's professor"
-MAX_SEARCH = 200
 
 Professor = aliased(User, name="professor")
 
@@ -62,21 +62,6 @@ def check_chat_access(actor: Actor, *, professor_id: uuid.UUID | None, enrolled:
     if actor.role is Role.STUDENT and enrolled:
         return
     raise Forbidden("Not enrolled in subject")
-
-
-async def require_chat_access(db: AsyncSession, actor: Actor | None, subject_id: str) -> Subject:
-    actor = require_actor(actor)
-    subject = await get_subject(db, subject_id)
-    enrolled = actor.role is Role.STUDENT and (
-        await db.scalar(
-            select(Enrollment.subject_id).where(
-                Enrollment.student_id == actor.id, Enrollment.subject_id == subject_id
-            )
-        )
-        is not None
-    )  # only students need the lookup
-    check_chat_access(actor, professor_id=subject.professor_id, enrolled=enrolled)
-    return subject
 
 
 def require_staff(actor: Actor | None, professor_id: uuid.UUID | None) -> Actor:
@@ -216,8 +201,8 @@ async def list_subject_rows(
     elif professor is not None:
         query = query.where(Professor.username == professor.strip().lower())
     if search:
-        if len(search) > MAX_SEARCH or "\x00" in search:
-            raise InvalidInput(f"search must be at most {MAX_SEARCH} characters")
+        if len(search) > MAX_SEARCH_CHARS or "\x00" in search:
+            raise InvalidInput(f"search must be at most {MAX_SEARCH_CHARS} characters")
         query = query.where(Subject.name.ilike(f"%{escape_like(search)}%", escape="\\"))
     # Plain columns: Core execution on the session's connection skips the ORM result layer.
     conn = await db.connection()
@@ -240,31 +225,11 @@ async def get_subject_row(db: AsyncSession, actor: Actor | None, subject_id: str
     return _row(row, False, True)
 
 
-async def list_subjects(
-    db: AsyncSession,
-    actor: Actor | None,
-    *,
-    professor: str | None = None,
-    search: str | None = None,
-    limit: int,
-    skip: int,
-) -> list[SubjectView]:
-    rows = await list_subject_rows(
-        db, actor, professor=professor, search=search, limit=limit, skip=skip
-    )
-    return [r.view for r in rows]
-
-
-async def get_subject_view(db: AsyncSession, actor: Actor | None, subject_id: str) -> SubjectView:
-    require_actor(actor)
-    return await _one_view(db, subject_id)
-
-
 async def get_subject_views(
     db: AsyncSession, actor: Actor | None, subject_ids: Sequence[str]
 ) -> list[SubjectView | DomainError]:
     """Several subjects by code in one statement (GraphQL `subject` and `node` batches): per
-    code its view or the error reading it alone would raise, as get_subject_view."""
+    code its view, or NotFound."""
     require_actor(actor)
     found = await subjects_by_id(db, [s for s in subject_ids if "\x00" not in s])
     return [found.get(sid) or NotFound("Subject not found") for sid in subject_ids]

@@ -82,7 +82,7 @@ class SubjectType(Node):
     async def students(
         self, info: Info, first: int = 20, after: str | None = None
     ) -> Connection[UserType] | None:
-        request = page(info, STUDENTS, first, after, info.context.gateway.settings.max_page_size)
+        request = page(info, STUDENTS, first, after)
         service.require_staff(await info.context.actor(), self.view.professor_id)
         after_name = request.after[0] if request.after else ""
         found = await loaders.students(info).load((self.view.id, request.fetch, after_name))
@@ -192,7 +192,7 @@ class SubjectsQuery:
         professor_id: strawberry.ID | None = None,
         search: str | None = None,
     ) -> Connection[SubjectType]:
-        request = page(info, SUBJECTS, first, after, info.context.gateway.settings.max_page_size)
+        request = page(info, SUBJECTS, first, after)
         professor = None if professor_id is None else user_ref(professor_id, "professorId")
         wanted = node_fields(info)
         actor = await info.context.actor()

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from gateway.adapters.broker import PREFIX
 from gateway.app import Gateway, create_app
 from gateway.config import Settings
-from gateway.sessions.pubsub import PREFIX
 from gateway.users.models import User
 from tests.chat.conftest import World
 from tests.conftest import TEST_SECRET, make_settings

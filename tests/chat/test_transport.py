@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from gateway.sessions.transport import SHARD_SIZE, ShardedTransport
+from gateway.adapters.http_transport import SHARD_SIZE, ShardedTransport
 
 
 def test_shards_add_up_to_the_configured_limits() -> None:

@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from gateway.ratelimit import Category, operation_counts, root_fields
+from gateway.graphql.rate_limit import root_fields
+from gateway.ratelimit import Category, operation_counts
 from tests.conftest import PASSWORD, Api
 from tests.ops.conftest import AppFactory, free_port
 

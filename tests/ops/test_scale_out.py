@@ -25,8 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis import asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 
+from gateway.adapters.broker import PREFIX
 from gateway.config import Settings
-from gateway.sessions.pubsub import PREFIX
 from gateway.users.models import Role
 from tests.conftest import PASSWORD, Api
 from tests.ops.conftest import ROOT, free_port, server_env

@@ -248,7 +248,7 @@ def test_tracing_off_imports_no_sdk_and_no_instrumentation(settings: Settings) -
         "import sys\n"
         "from gateway.app import create_app\n"
         "from gateway.config import Settings\n"
-        "from gateway.sessions.chatbot import build_http_client\n"
+        "from gateway.adapters.tutor_client import build_http_client\n"
         f"s = Settings(env='test', jwt_secret='x' * 40, database_url={settings.database_url!r})\n"
         "create_app(s); build_http_client(s)\n"
         "heavy = ('opentelemetry.sdk', 'opentelemetry.instrumentation', "

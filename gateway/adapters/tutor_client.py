@@ -15,11 +15,11 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from pydantic import ValidationError as ShapeError
 
+from gateway.adapters.http_transport import ShardedTransport
 from gateway.config import Settings
 from gateway.errors import DomainError, UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 from gateway.observability import metrics
 from gateway.sessions.schemas import SystemInfo
-from gateway.sessions.transport import ShardedTransport
 
 log = logging.getLogger("gateway.chatbot")
 UNAVAILABLE = "Chatbot service unavailable"
@@ -86,10 +86,6 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         follow_redirects=False,
         trust_env=False,
     )
-    if settings.otel_enabled:
-        from gateway.observability.tracing import instrument_http_client
-
-        instrument_http_client(client)
     return client
 
 

@@ -1,0 +1,81 @@
+"""The rate limit on every GraphQL operation (gateway/ratelimit.py holds the limiter)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+from strawberry.extensions import SchemaExtension
+
+from gateway.errors import RateLimited
+from gateway.ratelimit import Category, operation_counts
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((op for op in operations if op.name and op.name.value == name), None)
+
+
+def root_fields(document: DocumentNode, operation_name: str | None) -> list[str]:
+    """Field names the operation will execute at its root, once per response key, with
+    fragments expanded (a spread repeated at the root still executes each field once)."""
+    operation = _operation(document, operation_name)
+    if operation is None:
+        return []
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    keys: dict[str, str] = {}
+    spread: set[str] = set()
+
+    def walk(selection_set: SelectionSetNode) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                keys.setdefault(key, selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in spread and name in fragments:
+                    spread.add(name)
+                    walk(fragments[name].selection_set)
+
+    walk(operation.selection_set)
+    return list(keys.values())
+
+
+class GraphQLRateLimit(SchemaExtension):
+    """Counts every operation once it is parsed (token-bounded, cheap) and before anything
+    expensive: the static limits and graphql-core's validation come after it (QueryLimits is
+    listed after this extension), so a refused caller costs no validation. Over the limit the
+    operation ends with a RATE_LIMITED error (extensions.retryAfter, seconds)."""
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        ec = self.execution_context
+        context: Any = ec.context
+        document = ec.graphql_document
+        if document is not None and context is not None and not ec.pre_execution_errors:
+            counts = operation_counts(root_fields(document, ec.operation_name))
+            if getattr(context, "admitted", False):  # a WebSocket operation, counted already
+                counts.pop(Category.DEFAULT, None)
+            try:
+                await context.gateway.rate_limits.check(
+                    context.request.scope, context.token, counts
+                )
+            except RateLimited as exc:
+                error = GraphQLError(exc.detail, extensions={"code": exc.code, **exc.extensions})
+                ec.pre_execution_errors = [error]
+        yield
