@@ -7,7 +7,8 @@ WORKDIR /packages
 COPY gateway/graphql/graphiql_packages.json /tmp/
 RUN npm pack --silent $(node -p "require('/tmp/graphiql_packages.json').packages.map(p => p.name + '@' + p.version).join(' ')")
 
-FROM python:3.12-slim
+# 3.11: the Python that requirements/runtime.txt is locked for (scripts/lock.sh) and CI tests on.
+FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -21,13 +22,18 @@ RUN groupadd --system --gid 10001 gateway \
     && useradd --system --uid 10001 --gid gateway --home-dir /app --shell /usr/sbin/nologin gateway
 
 WORKDIR /app
-# Migrations are found next to the package (gateway/migrate.py), hence the editable install.
+# The dependencies, the `otel` extra's included, exactly as locked (versions and PyPI's hashes);
+# a layer of their own, rebuilt only when the lock changes.
+COPY requirements/runtime.txt ./requirements/
+RUN pip install --require-hashes -r requirements/runtime.txt
+# Migrations are found next to the package (gateway/migrate.py), hence the editable install;
+# --no-deps: nothing is resolved here, the lock above brought every package.
 COPY pyproject.toml README.md alembic.ini ./
 COPY gateway ./gateway
 COPY migrations ./migrations
 COPY --from=graphiql-packages /packages /tmp/graphiql-packages
 # GraphiQL's files land in gateway/static/graphiql, so /graphql works offline when the IDE is on.
-RUN pip install -e ".[otel]" \
+RUN pip install --no-deps -e ".[otel]" \
     && gateway fetch-graphiql-assets --tarballs /tmp/graphiql-packages \
     && rm -rf /tmp/graphiql-packages \
     && mkdir -p /tmp/gateway-metrics && chown gateway:gateway /tmp/gateway-metrics
