@@ -13,7 +13,15 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api
-from tests.matrix import ROLES, Arranged, Matrix, Op, global_id, token_for
+from tests.matrix import (
+    ROLES,
+    VALIDATES_BEFORE_CALLER,
+    Arranged,
+    Matrix,
+    Op,
+    global_id,
+    token_for,
+)
 from tests.subjects.world import bearer, make_world
 from tests.upstream_stub import Stub
 
@@ -49,6 +57,14 @@ OPS = {
         "{ session { title } } }",
         OWNER_ONLY,
         body={"title": "Renamed"},
+    ),
+    "rename_session_to_an_empty_title": Op(
+        "PATCH",
+        "/sessions/s-quiz",
+        'mutation { renameSession(input: {sessionId: "s-quiz", title: " "}) '
+        "{ session { title } } }",
+        (401, 422, 422, 422, 422, 422),
+        body={"title": " "},
     ),
     "rename_unknown_session": Op(
         "PATCH",
@@ -92,6 +108,22 @@ OPS = {
         (401, 200, 200, 200, 403, 200),
         body={"id": "s-new", "asignatura": "INF001", "content": "hola"},
     ),
+    "chat_in_an_invalid_session_id": Op(
+        "POST",
+        "/chat",
+        'mutation { sendMessage(input: {sessionId: "no spaces", subjectId: "INF001", '
+        'content: "hola"}) { interrupted } }',
+        (401, 422, 422, 422, 422, 422),
+        body={"id": "no spaces", "asignatura": "INF001", "content": "hola"},
+    ),
+    "answer_with_an_empty_answer": Op(
+        "POST",
+        "/sessions/s-quiz/resume_chat",
+        'mutation { answerQuestion(input: {sessionId: "s-quiz", answer: " ", '
+        f"questionIndex: 1}}) {ANSWER} }}",
+        owner_only(400),
+        body={"answer": " ", "current_question_index": 1},
+    ),
     "answer_question": Op(
         "POST",
         "/sessions/s-quiz/resume_chat",
@@ -133,7 +165,11 @@ OPS = {
         body={"answer": "O(n log n)", "current_question_index": 1},
     ),
 }
-MATRIX = Matrix(ROLES, OPS)
+MATRIX = Matrix(
+    ROLES,
+    OPS,
+    disagreements={("rename_session_to_an_empty_title", "anonymous"): VALIDATES_BEFORE_CALLER},
+)
 
 
 async def arrange(api: Api, stub: Stub, role: str) -> Arranged:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api
-from tests.matrix import Arranged, Matrix, Op, demote
+from tests.matrix import VALIDATES_BEFORE_CALLER, Arranged, Matrix, Op, demote
 from tests.subjects.world import make_world
 
 ROLES = ("anonymous", "student", "other_professor", "own_professor", "admin", "demoted_professor")
@@ -36,6 +36,13 @@ OPS = {
         (401, 403, 403, 403, 201, 403),
         body={"subject_id": "NEW1", "name": "New"},
     ),
+    "create_subject_with_a_bad_code": Op(
+        "POST",
+        "/subjects",
+        'mutation { createSubject(input: {code: "no spaces", name: "New"}) { subject { id } } }',
+        (401, 422, 422, 422, 422, 422),
+        body={"subject_id": "no spaces", "name": "New"},
+    ),
     "update_subject": Op(
         "PUT",
         "/subjects/INF001",
@@ -43,6 +50,13 @@ OPS = {
         "{ subject { id } } }",
         (401, 403, 403, 200, 200, 403),
         body={"name": "Renamed"},
+    ),
+    "update_subject_with_an_empty_name": Op(
+        "PUT",
+        "/subjects/INF001",
+        'mutation { updateSubject(input: {subjectId: "INF001", name: ""}) { subject { id } } }',
+        (401, 422, 422, 422, 422, 422),
+        body={"name": ""},
     ),
     "delete_subject": Op(
         "DELETE",
@@ -102,7 +116,14 @@ OPS = {
         (401, 404, 404, 404, 404, 404),
     ),
 }
-MATRIX = Matrix(ROLES, OPS)
+MATRIX = Matrix(
+    ROLES,
+    OPS,
+    disagreements={
+        ("create_subject_with_a_bad_code", "anonymous"): VALIDATES_BEFORE_CALLER,
+        ("update_subject_with_an_empty_name", "anonymous"): VALIDATES_BEFORE_CALLER,
+    },
+)
 
 
 async def arrange(api: Api, role: str) -> Arranged:

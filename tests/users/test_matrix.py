@@ -8,7 +8,15 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api
-from tests.matrix import ROLES, Arranged, Matrix, Op, global_id, token_for
+from tests.matrix import (
+    ROLES,
+    VALIDATES_BEFORE_CALLER,
+    Arranged,
+    Matrix,
+    Op,
+    global_id,
+    token_for,
+)
 from tests.subjects.world import make_world
 
 OPS = {
@@ -26,6 +34,13 @@ OPS = {
         'mutation { updateMe(input: {email: "maria@example.com"}) { user { email } } }',
         (401, 400, 200, 400, 400, 400),
         body={"email": "maria@example.com"},
+    ),
+    "update_me_with_a_bad_email": Op(
+        "PUT",
+        "/users/me",
+        'mutation { updateMe(input: {email: "not-an-email"}) { user { email } } }',
+        (401, 422, 422, 422, 422, 422),
+        body={"email": "not-an-email"},
     ),
     "read_user": Op(
         "GET",
@@ -52,7 +67,11 @@ OPS = {
         (401, 403, 403, 404, 403, 404),
     ),
 }
-MATRIX = Matrix(ROLES, OPS)
+MATRIX = Matrix(
+    ROLES,
+    OPS,
+    disagreements={("update_me_with_a_bad_email", "anonymous"): VALIDATES_BEFORE_CALLER},
+)
 
 
 async def arrange(api: Api, role: str) -> Arranged:
