@@ -26,6 +26,15 @@ def in_progress(server: Server) -> float:
     return 0.0
 
 
+def wait_for_log(server: Server, line: str, timeout: float = 10) -> None:
+    """Until the server has written `line` to its log (it is still running: Server.output()
+    would kill it)."""
+    deadline = time.monotonic() + timeout
+    while line not in server.log.read_text(errors="replace"):
+        assert time.monotonic() < deadline and server.proc.poll() is None, server.output()
+        time.sleep(0.01)
+
+
 def test_in_flight_request_completes_before_exit(
     serve: Callable[..., Server], settings: Settings
 ) -> None:
@@ -62,7 +71,7 @@ def test_in_flight_request_completes_before_exit(
         time.sleep(0.02)
     signalled = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    wait_for_log(server, "Shutting down")  # uvicorn closes its listening sockets right after
     with pytest.raises(httpx.TransportError):  # no new connections once shutting down
         httpx.get(f"{server.url}/health", timeout=2)
     client.join(timeout=60)

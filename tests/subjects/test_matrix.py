@@ -5,34 +5,13 @@ assigned professor, and none of the professor's powers may remain on either face
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
 
-from gateway.models import Base
 from tests.conftest import Api
-from tests.subjects.world import World, bearer, make_world
+from tests.matrix import VALIDATES_BEFORE_CALLER, Arranged, Matrix, Op, demote
+from tests.subjects.world import make_world
 
 ROLES = ("anonymous", "student", "other_professor", "own_professor", "admin", "demoted_professor")
-CODES = {
-    401: {"UNAUTHENTICATED"},
-    403: {"FORBIDDEN", "ALREADY_ENROLLED"},
-    404: {"NOT_FOUND"},
-    400: {"BAD_USER_INPUT", "CONFLICT"},
-}
-
-
-@dataclass(frozen=True)
-class Op:
-    method: str
-    path: str
-    query: str
-    expected: tuple[int, int, int, int, int, int]  # REST status per ROLES
-    body: dict[str, Any] | None = None
-    # False when the GraphQL field is only the nearest REST twin (same status, other wording).
-    same_message: bool = True
-
 
 OPS = {
     "list_subjects": Op(
@@ -57,6 +36,13 @@ OPS = {
         (401, 403, 403, 403, 201, 403),
         body={"subject_id": "NEW1", "name": "New"},
     ),
+    "create_subject_with_a_bad_code": Op(
+        "POST",
+        "/subjects",
+        'mutation { createSubject(input: {code: "no spaces", name: "New"}) { subject { id } } }',
+        (401, 422, 422, 422, 422, 422),
+        body={"subject_id": "no spaces", "name": "New"},
+    ),
     "update_subject": Op(
         "PUT",
         "/subjects/INF001",
@@ -64,6 +50,13 @@ OPS = {
         "{ subject { id } } }",
         (401, 403, 403, 200, 200, 403),
         body={"name": "Renamed"},
+    ),
+    "update_subject_with_an_empty_name": Op(
+        "PUT",
+        "/subjects/INF001",
+        'mutation { updateSubject(input: {subjectId: "INF001", name: ""}) { subject { id } } }',
+        (401, 422, 422, 422, 422, 422),
+        body={"name": ""},
     ),
     "delete_subject": Op(
         "DELETE",
@@ -123,52 +116,33 @@ OPS = {
         (401, 404, 404, 404, 404, 404),
     ),
 }
+MATRIX = Matrix(
+    ROLES,
+    OPS,
+    disagreements={
+        ("create_subject_with_a_bad_code", "anonymous"): VALIDATES_BEFORE_CALLER,
+        ("update_subject_with_an_empty_name", "anonymous"): VALIDATES_BEFORE_CALLER,
+    },
+)
 
 
-async def token_for(api: Api, world: World, role: str) -> str | None:
+async def arrange(api: Api, role: str) -> Arranged:
+    world = await make_world(api)
     if role == "demoted_professor":
         # prof_ana still teaches INF001 and INF002 and keeps a token issued as a professor.
-        r = await api.client.post(
-            "/admin/users/prof_ana/role", json={"role": "student"}, headers=bearer(world.admin)
-        )
-        assert r.status_code == 200, r.text
-        return world.ana
-    return {
-        "anonymous": None,
-        "student": world.gabriel,  # enrolled in INF001 (prof_ana's)
-        "other_professor": world.juan,
-        "own_professor": world.ana,
-        "admin": world.admin,
-    }[role]
-
-
-async def reset(api: Api) -> None:
-    async with api.gateway.db.transaction() as db:
-        for table in reversed(Base.metadata.sorted_tables):
-            await db.execute(table.delete())
-
-
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("name", OPS)
-async def test_same_outcome_on_both_faces(api: Api, name: str, role: str) -> None:
-    op = OPS[name]
-    expected = op.expected[ROLES.index(role)]
-
-    world = await make_world(api)
-    r = await api.client.request(
-        op.method, op.path, json=op.body, headers=bearer(await token_for(api, world, role))
+        await demote(api, world)
+        return Arranged(world.ana)
+    return Arranged(
+        {
+            "anonymous": None,
+            "student": world.gabriel,  # enrolled in INF001 (prof_ana's)
+            "other_professor": world.juan,
+            "own_professor": world.ana,
+            "admin": world.admin,
+        }[role]
     )
-    assert r.status_code == expected, r.text
-    rest_detail = r.json()["detail"] if r.status_code >= 400 else None
 
-    await reset(api)
-    world = await make_world(api)
-    body = await api.gql(op.query, token=await token_for(api, world, role))
-    if expected < 400:
-        assert not body.get("errors"), body
-        assert body["data"], body
-    else:
-        error = body["errors"][0]
-        assert error["extensions"]["code"] in CODES[expected], body
-        if op.same_message:
-            assert error["message"] == rest_detail
+
+@pytest.mark.parametrize(("name", "role"), MATRIX.cells())
+async def test_same_outcome_on_both_faces(api: Api, name: str, role: str) -> None:
+    await MATRIX.check(api, name, role, lambda: arrange(api, role))
