@@ -38,15 +38,6 @@ CODES = {
 # after an admin made her a STUDENT (she keeps a token issued while she was a professor).
 ROLES = ("anonymous", "student", "other_student", "professor", "demoted_professor", "admin")
 
-# Issue 14 item 4: the caller is resolved before the input is validated. REST does (an
-# anonymous request is a 401 whatever its body); these GraphQL mutations validate their
-# input first, so an anonymous caller with a bad input gets BAD_USER_INPUT, not
-# UNAUTHENTICATED.
-VALIDATES_BEFORE_CALLER = (
-    "GraphQL validates the input before resolving the caller: anonymous + bad input is "
-    "BAD_USER_INPUT where REST answers 401"
-)
-
 
 @dataclass(frozen=True)
 class Op:

@@ -57,16 +57,16 @@ class AdminQuery:
 class AdminMutation:
     @strawberry.mutation(description="Change a user's role (admins only).")
     async def set_user_role(self, info: Info, input: SetUserRoleInput) -> UserPayload:
+        actor = await info.context.require_actor()  # the caller first, as REST
         who = user_ref(input.user_id, "userId")
-        actor = await info.context.actor()
         async with info.context.transaction() as db:
             user = await service.set_role(db, actor, who, input.role)
         return UserPayload(user=UserType.of(user))
 
     @strawberry.mutation(description="Delete an account and everything it owns (admins only).")
     async def delete_user(self, info: Info, input: DeleteUserInput) -> DeleteUserPayload:
+        actor = await info.context.require_actor()  # the caller first, as REST
         who = user_ref(input.user_id, "userId")
-        actor = await info.context.actor()
         async with info.context.transaction() as db:
             deleted = await service.delete_user(db, actor, who)
         return DeleteUserPayload(deleted_id=global_id("User", deleted), deleted=True)

@@ -377,16 +377,16 @@ class SessionsMutation:
 
     @strawberry.mutation(description="Give one of your sessions a new title.")
     async def rename_session(self, info: Info, input: RenameSessionInput) -> SessionPayload:
+        actor = await info.context.require_actor()  # the caller first, as REST
         data = RenameInput.model_validate({"title": input.title})
-        actor = await info.context.actor()
         async with info.context.transaction() as db:
             view = await service.rename_session(db, actor, session_key(input.session_id), data)
         return SessionPayload(session=ChatSessionType.of(view))
 
     @strawberry.mutation(description="Delete one of your sessions and its messages.")
     async def delete_session(self, info: Info, input: DeleteSessionInput) -> DeleteSessionPayload:
+        actor = await info.context.require_actor()  # the caller first, as REST
         session_id = session_key(input.session_id)
-        actor = await info.context.actor()
         async with info.context.transaction() as db:
             await service.delete_session(db, actor, session_id)
         return DeleteSessionPayload(

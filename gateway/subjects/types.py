@@ -225,6 +225,7 @@ class SubjectsQuery:
 class SubjectsMutation:
     @strawberry.mutation(description="Create a subject (admins only).")
     async def create_subject(self, info: Info, input: CreateSubjectInput) -> SubjectPayload:
+        actor = await info.context.require_actor()  # the caller first, as REST
         data = SubjectCreate.model_validate(
             {
                 "subject_id": input.code,
@@ -234,7 +235,6 @@ class SubjectsMutation:
                 "professor_id": await professor_ref(info, input.professor_id, "professorId"),
             }
         )
-        actor = await info.context.actor()
         async with info.context.transaction() as db:
             return SubjectPayload(
                 subject=SubjectType.of(await service.create_subject(db, actor, data), info)
@@ -242,6 +242,7 @@ class SubjectsMutation:
 
     @strawberry.mutation(description="Edit a subject (admins, or its own professor).")
     async def update_subject(self, info: Info, input: UpdateSubjectInput) -> SubjectPayload:
+        actor = await info.context.require_actor()  # the caller first, as REST
         changes = SubjectUpdate.model_validate(
             {
                 "name": input.name,
@@ -251,7 +252,6 @@ class SubjectsMutation:
             }
         )
         code = key_of(input.subject_id, "Subject", "subjectId")
-        actor = await info.context.actor()
         async with info.context.transaction() as db:
             view = await service.update_subject(db, actor, code, changes)
         return SubjectPayload(subject=SubjectType.of(view, info))
@@ -261,8 +261,8 @@ class SubjectsMutation:
         "(admins only)."
     )
     async def delete_subject(self, info: Info, input: DeleteSubjectInput) -> DeleteSubjectPayload:
+        actor = await info.context.require_actor()  # the caller first, as REST
         code = key_of(input.subject_id, "Subject", "subjectId")
-        actor = await info.context.actor()
         async with info.context.transaction() as db:
             await service.delete_subject(db, actor, code)
         return DeleteSubjectPayload(deleted_id=global_id("Subject", code), code=code, deleted=True)

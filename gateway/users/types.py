@@ -199,7 +199,7 @@ class UsersMutation:
 
     @strawberry.mutation(description="Change your own name, email or preferences.")
     async def update_me(self, info: Info, input: UpdateMeInput) -> UserPayload:
+        actor = await info.context.require_actor()  # the caller first, as REST
         changes = ProfileUpdate.model_validate(strawberry.asdict(input))
-        actor = await info.context.actor()
         async with info.context.transaction() as db:
             return UserPayload(user=UserType.of(await service.update_me(db, actor, changes)))

@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import Api
 from tests.matrix import (
     ROLES,
-    VALIDATES_BEFORE_CALLER,
     Arranged,
     Matrix,
     Op,
@@ -168,7 +167,6 @@ OPS = {
 MATRIX = Matrix(
     ROLES,
     OPS,
-    disagreements={("rename_session_to_an_empty_title", "anonymous"): VALIDATES_BEFORE_CALLER},
 )
 
 

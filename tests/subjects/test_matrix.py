@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api
-from tests.matrix import VALIDATES_BEFORE_CALLER, Arranged, Matrix, Op, demote
+from tests.matrix import Arranged, Matrix, Op, demote
 from tests.subjects.world import make_world
 
 ROLES = ("anonymous", "student", "other_professor", "own_professor", "admin", "demoted_professor")
@@ -119,10 +119,6 @@ OPS = {
 MATRIX = Matrix(
     ROLES,
     OPS,
-    disagreements={
-        ("create_subject_with_a_bad_code", "anonymous"): VALIDATES_BEFORE_CALLER,
-        ("update_subject_with_an_empty_name", "anonymous"): VALIDATES_BEFORE_CALLER,
-    },
 )
 
 

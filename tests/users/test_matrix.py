@@ -10,7 +10,6 @@ import pytest
 from tests.conftest import Api
 from tests.matrix import (
     ROLES,
-    VALIDATES_BEFORE_CALLER,
     Arranged,
     Matrix,
     Op,
@@ -70,7 +69,6 @@ OPS = {
 MATRIX = Matrix(
     ROLES,
     OPS,
-    disagreements={("update_me_with_a_bad_email", "anonymous"): VALIDATES_BEFORE_CALLER},
 )
 
 
