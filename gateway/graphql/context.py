@@ -49,11 +49,7 @@ class Context:
         """The caller, read from the database once per request (role is never the token's)."""
         async with self._actor_lock:
             if not self._actor_loaded:
-                actor = None
-                if self.token:
-                    async with self.gateway.db.read() as db:
-                        actor = await auth.actor_from_token(db, self.gateway.tokens, self.token)
-                self._actor_value, self._actor_loaded = actor, True
+                self._actor_value, self._actor_loaded = await self.fresh_actor(), True
         return self._actor_value
 
     async def fresh_actor(self) -> Actor | None:

@@ -19,9 +19,10 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
+from gateway.users.models import Role
 from tests.clients import operations as ops
 from tests.clients.conftest import Cast, Live
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Api
 
 SCHEMA = (Path(__file__).parents[2] / "schema.graphql").read_text()
 GRAPHQL_TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL  # "graphql-transport-ws"
@@ -232,3 +233,23 @@ async def test_someone_elses_session_is_a_clean_subscription_error(
                 pass
     assert refused.value.errors is not None
     assert refused.value.errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_an_open_socket_rereads_its_caller_for_every_operation(
+    api: Api, cast: Cast, live: Live
+) -> None:
+    """gql keeps one WebSocket for a session's operations: an admin demoted meanwhile loses
+    admin queries on it at once (issue 13, item 1)."""
+    other_admin = await api.user("root2", Role.ADMIN)
+    async with over_ws(live, cast.admin, GRAPHQL_TRANSPORT_WS) as session:
+        page = await session.execute(request(ops.USERS_PAGE, first=5))
+        assert page["users"]["edges"]
+        async with over_http(live, other_admin) as http:
+            demoted = await http.execute(
+                request(ops.SET_ROLE, input={"userId": "root", "role": "STUDENT"})
+            )
+        assert demoted["setUserRole"]["user"]["role"] == "STUDENT"
+        with pytest.raises(TransportQueryError) as refused:
+            await session.execute(request(ops.USERS_PAGE, first=5))
+        assert refused.value.errors is not None
+        assert [e["extensions"]["code"] for e in refused.value.errors] == ["FORBIDDEN"]
