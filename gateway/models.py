@@ -1,6 +1,5 @@
 """Every ORM model, imported in one place for Alembic and for metadata-wide operations."""
 
-import gateway.analytics.models  # noqa: F401  (indexes for the analytics queries)
 from gateway.db import Base
 from gateway.sessions.models import ChatSession, Message, QuizAttempt
 from gateway.subjects.models import Enrollment, Subject

@@ -25,7 +25,7 @@ from gateway.graphql.ide import GraphiQLAssets
 from gateway.graphql.persisted import PersistedQueries
 from gateway.observability import metrics
 from gateway.ratelimit import RateLimits
-from gateway.sessions.service import sweep_stranded_messages
+from gateway.sessions.chat import sweep_stranded_messages
 
 log = logging.getLogger("gateway")
 

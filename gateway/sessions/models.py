@@ -77,3 +77,20 @@ class QuizAttempt(Base):
     total: Mapped[int] = mapped_column(Integer)
     percentage: Mapped[float] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Indexes for the professors' analytics views (migration 0002 creates them), index-only on
+# PostgreSQL: quiz attempts of a subject since a date (active students), and chat sessions of a
+# subject active since a date.
+QUIZ_ATTEMPTS_BY_SUBJECT_TIME = Index(
+    "ix_quiz_attempts_subject_created",
+    QuizAttempt.subject_id,
+    QuizAttempt.created_at,
+    postgresql_include=["user_id", "percentage"],
+)
+CHAT_SESSIONS_BY_SUBJECT_TIME = Index(
+    "ix_chat_sessions_subject_last_active",
+    ChatSession.subject_id,
+    ChatSession.last_active,
+    postgresql_include=["user_id"],
+)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from gateway.rest.deps import DB, GW, Claims, CurrentActor, Limit, SignedIn, Skip
+from gateway.sessions import chat as chat_flow
 from gateway.sessions import service
 from gateway.sessions.schemas import (
     ChatInput,
@@ -110,7 +111,7 @@ UPSTREAM_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post("/chat", response_model=ChatOut, responses=UPSTREAM_ERRORS)
 async def chat(caller: Claims, body: ChatInput, gw: GW) -> ChatOut:
     """Send a message to the tutor; the session is created on first use."""
-    result = await service.send_message(gw.chat_db, gw.chatbot, gw.broker, caller, body)
+    result = await chat_flow.send_message(gw.chat_db, gw.chatbot, gw.broker, caller, body)
     out: ChatOut = _chat_out(result)
     return out
 
@@ -164,7 +165,7 @@ async def delete_session(session_id: str, db: DB, actor: CurrentActor) -> Respon
 )
 async def resume_chat(caller: Claims, session_id: str, body: ResumeInput, gw: GW) -> ResumeOut:
     """Answer the pending quiz question; the last answer records the quiz attempt."""
-    result = await service.answer_question(
+    result = await chat_flow.answer_question(
         gw.chat_db, gw.chatbot, gw.broker, caller, session_id, body
     )
     out: ResumeOut = _chat_out(result, ResumeOut)

@@ -6,20 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from collections import defaultdict
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 
-from gateway.errors import DomainError
-from gateway.graphql.context import Context, Info
-from gateway.graphql.dataloaders import request_loader
+from gateway.graphql.context import Info
 from gateway.graphql.pagination import MESSAGES, QUIZ_ATTEMPTS, SESSIONS, Connection, page
 from gateway.graphql.relay import Node, global_id, key_of, optional_key
-from gateway.sessions import service
+from gateway.sessions import chat, service
+from gateway.sessions.loaders import SessionLoaders
 from gateway.sessions.schemas import (
     ChatInput,
     ChatResult,
@@ -93,30 +90,6 @@ class PendingQuestion:
         )
 
 
-_Key = tuple[str, int, int]  # session id, limit, after message id
-
-
-def _messages_loader(context: Context) -> DataLoader[_Key, list[MessageView]]:
-    """session.messages for a page of sessions: one statement per distinct window."""
-
-    async def load(keys: Sequence[_Key]) -> list[list[MessageView]]:
-        windows: defaultdict[tuple[int, int], list[str]] = defaultdict(list)
-        for session_id, limit, after_id in keys:
-            windows[(limit, after_id)].append(session_id)
-        found: dict[_Key, list[MessageView]] = {}
-        async with context.gateway.db.read() as db:
-            for (limit, after_id), ids in windows.items():
-                pages = await service.messages_of(db, ids, limit=limit, after_id=after_id)
-                for session_id, rows in pages.items():
-                    found[(session_id, limit, after_id)] = rows
-        return [found.get(key, []) for key in keys]
-
-    loader = context.loaders.get("session_messages")
-    if loader is None:
-        loader = context.loaders["session_messages"] = DataLoader(load_fn=load)
-    return loader
-
-
 @strawberry.type(name="ChatSession")
 class ChatSessionType(Node):
     session_id: str = strawberry.field(description="The client-chosen UUID of the session.")
@@ -155,7 +128,8 @@ class ChatSessionType(Node):
     ) -> Connection[ChatMessageType]:
         request = page(info, MESSAGES, first, after)
         after_id = request.after[0] if request.after else 0
-        rows = await _messages_loader(info.context).load((self.session_id, request.fetch, after_id))
+        key = (self.session_id, request.fetch, after_id)
+        rows = await SessionLoaders.of(info.context).session_messages.load(key)
         return Connection.of([ChatMessageType.of(m) for m in rows], request, _by_message_id)
 
 
@@ -214,40 +188,18 @@ async def quiz_attempts_of(
     return Connection.of([QuizAttemptType.of(a) for a in found], request, _by_attempt_time)
 
 
-async def _sessions(context: Context, ids: Sequence[str]) -> Sequence[SessionView | DomainError]:
-    actor = await context.actor()
-    async with context.read() as db:
-        return await service.get_sessions(db, actor, ids)
-
-
 async def session_node(info: Info, session_id: str) -> ChatSessionType:
     """Query.session and node(id:) for a ChatSession: one batch, get_sessions' rule."""
-    loader = request_loader(info.context, "sessions.lookup", _sessions)
-    return ChatSessionType.of(await loader.load(session_id))
-
-
-async def _messages(context: Context, ids: Sequence[int]) -> Sequence[MessageView | DomainError]:
-    actor = await context.actor()
-    async with context.read() as db:
-        return await service.get_messages(db, actor, ids)
+    return ChatSessionType.of(await SessionLoaders.of(info.context).sessions.load(session_id))
 
 
 async def message_node(info: Info, message_id: int) -> ChatMessageType:
-    loader = request_loader(info.context, "messages.lookup", _messages)
-    return ChatMessageType.of(await loader.load(message_id))
-
-
-async def _attempts(
-    context: Context, ids: Sequence[int]
-) -> Sequence[QuizAttemptView | DomainError]:
-    actor = await context.actor()
-    async with context.read() as db:
-        return await service.get_quiz_attempts(db, actor, ids)
+    return ChatMessageType.of(await SessionLoaders.of(info.context).messages.load(message_id))
 
 
 async def quiz_attempt_node(info: Info, attempt_id: int) -> QuizAttemptType:
-    loader = request_loader(info.context, "attempts.lookup", _attempts)
-    return QuizAttemptType.of(await loader.load(attempt_id))
+    loaders = SessionLoaders.of(info.context)
+    return QuizAttemptType.of(await loaders.quiz_attempts.load(attempt_id))
 
 
 def session_key(value: str, argument: str = "sessionId") -> str:
@@ -357,7 +309,7 @@ class SessionsMutation:
         )
         gw = info.context.gateway
         return ChatPayload.of(
-            await service.send_message(gw.chat_db, gw.chatbot, gw.broker, caller, data)
+            await chat.send_message(gw.chat_db, gw.chatbot, gw.broker, caller, data)
         )
 
     @strawberry.mutation(description="Answer the pending quiz question.")
@@ -365,7 +317,7 @@ class SessionsMutation:
         caller = info.context.claims()
         data = ResumeInput(answer=input.answer, current_question_index=input.question_index)
         gw = info.context.gateway
-        result = await service.answer_question(
+        result = await chat.answer_question(
             gw.chat_db,
             gw.chatbot,
             gw.broker,
@@ -404,8 +356,8 @@ class SessionsSubscription:
     ) -> AsyncGenerator[ChatMessageType, None]:
         context = info.context
         gw = context.gateway
-        events = await service.watch_messages(
-            gw.db, gw.broker, await context.actor(), session_key(session_id), context.fresh_actor
+        events = await chat.watch_messages(
+            gw.db, gw.broker, await context.actor(), session_key(session_id), context.claims
         )
         return _as_messages(events)
 

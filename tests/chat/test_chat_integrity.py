@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import delete, func, select
 
-from gateway.sessions import service
+from gateway.sessions import repository
 from gateway.sessions.models import ChatSession, Message, QuizAttempt
 from gateway.subjects.models import Subject
 from tests.chat.conftest import World
@@ -106,15 +106,14 @@ async def test_a_subject_deleted_while_a_chat_starts_gives_404(
 ) -> None:
     """The subject is deleted (by another connection, committed) between the access check and
     the session's creation: the foreign key refuses the insert, and the client gets a 404."""
-    original = service._touch_or_create_session
+    original = repository.touch_or_create_session
 
-    async def subject_goes_away(*args: Any) -> Any:
-        subject_id = args[3]
+    async def subject_goes_away(*args: Any, **kwargs: Any) -> Any:
         async with world.api.gateway.db.transaction() as db:
-            await db.execute(delete(Subject).where(Subject.id == subject_id))
-        return await original(*args)
+            await db.execute(delete(Subject).where(Subject.id == kwargs["subject_id"]))
+        return await original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_touch_or_create_session", subject_goes_away)
+    monkeypatch.setattr(repository, "touch_or_create_session", subject_goes_away)
     r = await world.chat(world.ana, "gone", "hola")
     assert r.status_code == 404, r.text
     assert r.json() == {"detail": "Subject not found"}

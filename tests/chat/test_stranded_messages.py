@@ -17,7 +17,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.db import utcnow
 from gateway.sessions.models import Message
-from gateway.sessions.service import STRANDED
+from gateway.sessions.chat import STRANDED
 from tests.chat.conftest import World
 from tests.conftest import make_settings
 from tests.subjects.world import add_session
