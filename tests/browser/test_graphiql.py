@@ -13,8 +13,8 @@ import httpx
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import Live, Watched
-from tests.chat.conftest import seed
 from tests.conftest import Api
+from tests.sessions.conftest import seed
 
 QUERY_EDITOR = ".graphiql-query-editor .CodeMirror"
 RESPONSE = ".graphiql-response"

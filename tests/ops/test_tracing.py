@@ -28,8 +28,8 @@ from gateway.config import Settings
 from gateway.observability import tracing
 from gateway.observability.logging import make_handler
 from gateway.users.models import Role
-from tests.chat.conftest import World, seed
 from tests.conftest import Api, make_settings
+from tests.sessions.conftest import World, seed
 from tests.upstream_stub import Stub
 
 SEND = """
@@ -60,7 +60,7 @@ def exporter(sampler: Sampler) -> Iterator[InMemorySpanExporter]:
 
 @pytest.fixture
 async def world(api: Api, stub: Stub) -> World:
-    """tests/chat's world: ana enrolled in INF001 (whose professor is prof)."""
+    """tests/sessions' world: ana enrolled in INF001 (whose professor is prof)."""
     tokens = {name: await api.user(name) for name in ("ana", "bob", "carl")}
     prof = await api.user("prof", Role.PROFESSOR)
     admin = await api.user("root", Role.ADMIN)

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.sessions.models import Message
-from tests.chat.conftest import seed
 from tests.conftest import Api, make_settings
+from tests.sessions.conftest import seed
 from tests.upstream_stub import Stub
 
 CHATS = 200

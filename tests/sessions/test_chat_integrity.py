@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, select
 from gateway.sessions import repository
 from gateway.sessions.models import ChatSession, Message, QuizAttempt
 from gateway.subjects.models import Subject
-from tests.chat.conftest import World
-from tests.chat.test_quiz import resume, start_quiz
+from tests.sessions.conftest import World
+from tests.sessions.test_quiz import resume, start_quiz
 from tests.upstream_stub import Held, Stub
 
 ANSWER = """

@@ -16,10 +16,10 @@ from sqlalchemy import insert
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.db import utcnow
-from gateway.sessions.models import Message
 from gateway.sessions.chat import STRANDED
-from tests.chat.conftest import World
+from gateway.sessions.models import Message
 from tests.conftest import make_settings
+from tests.sessions.conftest import World
 from tests.subjects.world import add_session
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.chat.conftest import AltApp, World
 from tests.conftest import StatementCounter
+from tests.sessions.conftest import AltApp, World
 from tests.upstream_stub import Stub, free_port
 
 SEND = """

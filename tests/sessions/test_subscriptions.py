@@ -25,8 +25,8 @@ from gateway.adapters.broker import PREFIX
 from gateway.app import Gateway, create_app
 from gateway.config import Settings
 from gateway.users.models import User
-from tests.chat.conftest import World
 from tests.conftest import TEST_SECRET, make_settings
+from tests.sessions.conftest import World
 from tests.upstream_stub import Stub, ThreadServer, free_port
 
 PROTOCOL = "graphql-transport-ws"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.chat.conftest import World
+from tests.sessions.conftest import World
 
 SESSIONS = """query($after: String) {
   sessions(first: 2, after: $after) { pageInfo { hasNextPage endCursor } nodes { sessionId } }

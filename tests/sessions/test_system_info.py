@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.chat.conftest import AltApp
 from tests.conftest import Api
+from tests.sessions.conftest import AltApp
 from tests.upstream_stub import Stub, free_port
 
 FALLBACK = {

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from gateway.sessions import quiz
-from tests.chat.conftest import World
+from tests.sessions.conftest import World
 from tests.upstream_stub import Stub
 
 

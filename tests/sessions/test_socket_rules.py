@@ -20,9 +20,9 @@ from websockets.exceptions import ConnectionClosed
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.users.models import Role, User
-from tests.chat.conftest import World
-from tests.chat.test_subscriptions import chat, recv, short_token, until
 from tests.conftest import make_settings
+from tests.sessions.conftest import World
+from tests.sessions.test_subscriptions import chat, recv, short_token, until
 from tests.upstream_stub import ThreadServer
 
 TRANSPORT = "graphql-transport-ws"

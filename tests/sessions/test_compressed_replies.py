@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.chat.conftest import AltApp, World
+from tests.sessions.conftest import AltApp, World
 from tests.upstream_stub import ThreadServer
 
 REPLY = {"message": {"type": "ai", "content": "hola, comprimido"}, "interrupted": False}

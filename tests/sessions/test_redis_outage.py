@@ -25,8 +25,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from gateway.app import Gateway, create_app
 from gateway.config import Settings
 from gateway.sessions.chat import channel
-from tests.chat.conftest import World
 from tests.conftest import make_settings
+from tests.sessions.conftest import World
 from tests.upstream_stub import free_port
 
 SEND = """mutation($s: ID!) {
