@@ -1,6 +1,7 @@
 """Authorization matrix for chat sessions, for every kind of caller (tests/matrix.py ROLES),
-with the same outcome on both faces: listing (GET /sessions <-> sessions), reading
-(GET /sessions/{id} <-> session(id:) by UUID or global id, and node(id:)), renaming (PATCH
+with the same outcome on both faces: listing (GET /sessions <-> sessions, also by subject),
+reading (GET /sessions/{id} <-> session(id:) by UUID or global id, and node(id:); its
+messages <-> session.messages), renaming (PATCH
 <-> renameSession), deleting (DELETE <-> deleteSession), chatting (POST /chat <->
 sendMessage) and answering a quiz question (resume_chat <-> answerQuestion).
 
@@ -39,6 +40,18 @@ OPS = {
     "list_sessions": Op("GET", "/sessions", "{ sessions(first: 5) { nodes { id } } }", SIGNED_IN),
     "read_session": Op(
         "GET", "/sessions/s-quiz", '{ session(id: "s-quiz") { id messageCount } }', OWNER_ONLY
+    ),
+    "list_sessions_of_a_subject": Op(
+        "GET",
+        "/sessions?subject=INF001",
+        '{ sessions(subjectId: "INF001", first: 5) { nodes { id messageCount } } }',
+        SIGNED_IN,
+    ),
+    "read_session_messages": Op(  # the messages DataLoader applies the rule too
+        "GET",
+        "/sessions/s-quiz?limit=5",
+        '{ session(id: "s-quiz") { messages(first: 5) { nodes { role content } } } }',
+        OWNER_ONLY,
     ),
     "read_session_by_global_id": Op(
         "GET", "/sessions/s-quiz", '{ session(id: "<s-quiz>") { id } }', OWNER_ONLY
