@@ -64,7 +64,7 @@ def _row(data: RowMapping, with_professor: bool, with_count: bool) -> SubjectRow
     view = subject_view(data)
     professor: UserView | None = None
     if with_professor and view.professor_id is not None:
-        professor = user_rows.user_view(data, prefix="prof_")
+        professor = user_rows.user_view(data, prefix="prof_", with_subjects=False)
     count = int(data["student_count"]) if with_count else None
     return SubjectRow(view, professor, count)
 

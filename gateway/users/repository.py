@@ -102,7 +102,6 @@ def _profile_statement() -> Select[tuple[object, ...]]:
 
 PROFILES = _profile_statement()
 PROFILE_BY_ID = PROFILES.where(User.id == bindparam("user_id"))
-_PROFILES_BY_ID = PROFILES.where(User.id.in_(bindparam("user_ids", expanding=True)))
 _PROFILES_BY_REF = PROFILES.where(
     or_(
         User.id.in_(bindparam("user_ids", expanding=True)),
@@ -113,14 +112,14 @@ _PROFILES_BY_REF = PROFILES.where(
 _BRIEF_BY_ID = select(*PROFILE_COLUMNS).where(User.id.in_(bindparam("user_ids", expanding=True)))
 
 
-def user_view(data: RowMapping, prefix: str = "") -> UserView:
-    """The one UserView mapper: a row of PROFILE_COLUMNS (keys optionally prefixed), with the
-    comma-joined `enrolled` and `taught` codes when the row has them (else no subjects)."""
+def user_view(data: RowMapping, *, prefix: str = "", with_subjects: bool = True) -> UserView:
+    """The one UserView mapper: a row of PROFILE_COLUMNS (keys optionally prefixed) and, with
+    `with_subjects`, the comma-joined `enrolled` and `taught` codes of the profile statement
+    (else the view has no subjects)."""
     fields: dict[str, Any] = {key: data[prefix + key] for key in PROFILE_KEYS}
-    enrolled, taught = data.get("enrolled"), data.get("taught")
-    if enrolled or taught:
+    if with_subjects:
         # Sorted here, not by the database's collation, the same way on both engines.
-        codes = f"{enrolled or ''},{taught or ''}".split(",")
+        codes = f"{data['enrolled'] or ''},{data['taught'] or ''}".split(",")
         fields["subjects"] = sorted({code for code in codes if code})
     return UserView.model_validate(fields)
 
@@ -133,14 +132,6 @@ async def profile_by_id(db: AsyncSession, user_id: uuid.UUID) -> UserView | None
     conn = await db.connection()
     row = (await conn.execute(PROFILE_BY_ID, {"user_id": user_id})).one_or_none()
     return None if row is None else user_view(row._mapping)
-
-
-async def profiles_by_id(db: AsyncSession, user_ids: Iterable[uuid.UUID]) -> list[UserView]:
-    ids = list(set(user_ids))
-    if not ids:
-        return []
-    conn = await db.connection()
-    return [user_view(r._mapping) for r in await conn.execute(_PROFILES_BY_ID, {"user_ids": ids})]
 
 
 async def profiles_by_ref(
@@ -163,7 +154,7 @@ async def briefs_by_id(
         return {}
     conn = await db.connection()
     rows = await conn.execute(_BRIEF_BY_ID, {"user_ids": ids})
-    return {row.id: user_view(row._mapping) for row in rows}
+    return {row.id: user_view(row._mapping, with_subjects=False) for row in rows}
 
 
 async def subject_codes(
