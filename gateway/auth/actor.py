@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,3 +39,8 @@ def require_role(actor: Actor | None, *roles: Role, detail: str | None = None) -
     if actor.role not in roles:
         raise Forbidden(detail or "Insufficient permissions")
     return actor
+
+
+# How a per-request DataLoader reads the caller: the request's own (cached) resolution, awaited
+# only when a batch runs.
+ActorSource = Callable[[], Awaitable[Actor | None]]

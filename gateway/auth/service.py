@@ -11,6 +11,7 @@ from gateway.auth.actor import Actor
 from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import TokenClaims, Tokens
 from gateway.errors import Forbidden, Unauthenticated
+from gateway.users import repository as user_rows
 from gateway.users import service as users
 from gateway.users.models import Role
 from gateway.users.schemas import RegisterInput, UserView
@@ -35,7 +36,7 @@ async def login(
     if not await passwords.verify(password[:256], user.hashed_password if user else None):
         raise Unauthenticated("Incorrect username or password")
     assert user is not None
-    view = await users.view(db, user)
+    view = await users.view_of(db, user)
     token = tokens.issue(
         user_id=user.id, username=user.username, role=user.role, subjects=view.subjects
     )
@@ -71,12 +72,7 @@ async def actor_from_token(db: AsyncSession, tokens: Tokens, token: str | None) 
     proves identity only; one statement reads the caller's row and subject codes, so the actor
     carries its profile."""
     claims = identify(tokens, token)
-    # Core execution on the session's connection: the ORM result machinery is not needed
-    # for plain columns and costs more than the statement itself.
-    conn = await db.connection()
-    found = await conn.execute(users.PROFILE_BY_ID, {"user_id": claims.user_id})
-    row = found.one_or_none()
-    if row is None:
+    profile = await user_rows.profile_by_id(db, claims.user_id)
+    if profile is None:
         raise Unauthenticated("Could not validate credentials")
-    profile = users.profile_of(row)
-    return actor_of(claims, row.id, row.username, profile.role, profile)
+    return actor_of(claims, profile.id, profile.username, profile.role, profile)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,7 @@ from strawberry.types import Info as _Info
 from gateway.auth import service as auth
 from gateway.auth.actor import Actor, require_actor
 from gateway.auth.tokens import TokenClaims
+from gateway.graphql.loaders import Loaders
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
@@ -26,7 +28,6 @@ class Context:
     request: HTTPConnection
     response: Any = None
     token: str | None = None
-    loaders: dict[str, Any] = field(default_factory=dict)
     # Set when the WebSocket layer has already counted this operation against the rate limit.
     admitted: bool = False
     _actor_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -44,6 +45,11 @@ class Context:
         """A resolver's own read-only session (no transaction; see Database.read)."""
         async with self.gateway.db.read() as session:
             yield session
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        """This request's DataLoaders, created on first use."""
+        return Loaders(self.gateway.db, self.actor)
 
     async def actor(self) -> Actor | None:
         """The caller, read from the database once per request (role is never the token's)."""

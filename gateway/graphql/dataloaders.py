@@ -1,4 +1,6 @@
-"""One DataLoader per name and request, created on first use (context.loaders)."""
+"""One DataLoader per name and request, created on first use, kept in the mapping part of
+`context.loaders`. Only the sessions domain still registers its loaders this way; users and
+subjects have typed attributes on gateway.graphql.loaders.Loaders, where sessions' will go."""
 
 from __future__ import annotations
 

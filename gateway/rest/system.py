@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from gateway.rest.deps import GW
+from gateway.system import service
 
 router = APIRouter(tags=["system"])
 
@@ -18,9 +18,6 @@ async def health() -> dict[str, str]:
 @router.get("/health/ready", responses={503: {"description": "The database is unreachable"}})
 async def ready(gw: GW) -> JSONResponse:
     """Readiness: the database answers a query."""
-    try:
-        async with gw.db.read() as db:
-            await db.execute(text("SELECT 1"))
-    except Exception:  # any failure here means "not ready", never a 500
+    if not await service.database_ready(gw.db):
         return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})

@@ -1,110 +1,98 @@
 """Per-request DataLoaders for subjects. Each batch opens its own short read session, so
 sibling resolvers never share an AsyncSession; a page of N subjects costs a constant number
-of statements."""
+of statements. The rules are the service's, which takes the caller."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
 
+from strawberry import Info
 from strawberry.dataloader import DataLoader
 
-from gateway.graphql.context import Context, Info
+from gateway.auth.actor import ActorSource
+from gateway.db import Database
+from gateway.errors import DomainError
 from gateway.subjects import service
 from gateway.subjects.schemas import SubjectView
-from gateway.users import service as users_service
+from gateway.subjects.service import StudentsPage
 from gateway.users.schemas import UserView
 
-K = TypeVar("K")
-V = TypeVar("V")
 
-StudentsKey = tuple[str, int, str]  # (subject id, limit, after username)
+class SubjectLoaders:
+    """Created on first use in a request (most requests need none of them)."""
+
+    def __init__(self, db: Database, actor: ActorSource) -> None:
+        self._db = db
+        self._actor = actor
+
+    @cached_property
+    def lookup(self) -> DataLoader[str, SubjectView]:
+        """Query.subject and node(id:) for a Subject: get_subject_views' rule, per code its
+        error."""
+        return DataLoader(load_fn=self._lookup)
+
+    @cached_property
+    def by_id(self) -> DataLoader[str, SubjectView | None]:
+        """Subjects referred to by something already shown (a chat session's subject)."""
+        return DataLoader(load_fn=self._by_id)
+
+    @cached_property
+    def student_counts(self) -> DataLoader[str, int]:
+        return DataLoader(load_fn=self._student_counts)
+
+    @cached_property
+    def enrolled(self) -> DataLoader[str, bool]:
+        """Whether the caller is enrolled in each subject."""
+        return DataLoader(load_fn=self._enrolled)
+
+    @cached_property
+    def students(self) -> DataLoader[StudentsPage, list[UserView]]:
+        """Pages of enrolled students: its professor and admins only (require_staff)."""
+        return DataLoader(load_fn=self._students)
+
+    @cached_property
+    def of_users(self) -> DataLoader[uuid.UUID, list[SubjectView]]:
+        """The subjects each user is enrolled in or teaches."""
+        return DataLoader(load_fn=self._of_users)
+
+    async def _lookup(self, codes: list[str]) -> Sequence[SubjectView | DomainError]:
+        actor = await self._actor()
+        async with self._db.read() as db:
+            return await service.get_subject_views(db, actor, codes)
+
+    async def _by_id(self, codes: list[str]) -> list[SubjectView | None]:
+        async with self._db.read() as db:
+            found = await service.subjects_by_id(db, codes)
+        return [found.get(code) for code in codes]
+
+    async def _student_counts(self, codes: list[str]) -> list[int]:
+        async with self._db.read() as db:
+            found = await service.student_counts(db, codes)
+        return [found.get(code, 0) for code in codes]
+
+    async def _enrolled(self, codes: list[str]) -> list[bool]:
+        actor = await self._actor()
+        async with self._db.read() as db:
+            found = await service.enrolled_among(db, actor, codes)
+        return [code in found for code in codes]
+
+    async def _students(self, pages: list[StudentsPage]) -> Sequence[list[UserView] | DomainError]:
+        actor = await self._actor()
+        async with self._db.read() as db:
+            return await service.students_of_subjects(db, actor, pages)
+
+    async def _of_users(self, ids: list[uuid.UUID]) -> list[list[SubjectView]]:
+        async with self._db.read() as db:
+            found = await service.subjects_of_users(db, ids)
+        return [found.get(i, []) for i in ids]
 
 
-def _loader(
-    info: Info,
-    name: str,
-    batch: Callable[[Context, Sequence[K]], Awaitable[Sequence[V]]],
-) -> DataLoader[K, V]:
-    context = info.context
-    existing: Any = context.loaders.get(name)
-    if existing is None:
-
-        async def load(keys: list[K]) -> Sequence[V]:
-            return await batch(context, keys)
-
-        existing = context.loaders[name] = DataLoader(load_fn=load)
-    loader: DataLoader[K, V] = existing
+def subjects(info: Info[Any, Any]) -> DataLoader[str, SubjectView | None]:
+    """The sessions domain's way in (gateway/sessions/types.py) until it reads
+    `info.context.loaders.subjects.by_id` itself. (Typed loosely: this module is below the
+    GraphQL context, which holds these loaders.)"""
+    loader: DataLoader[str, SubjectView | None] = info.context.loaders.subjects.by_id
     return loader
-
-
-async def _users(context: Context, ids: Sequence[uuid.UUID]) -> list[UserView | None]:
-    async with context.gateway.db.read() as db:
-        found = await service.users_by_id(db, ids)
-    return [found.get(i) for i in ids]
-
-
-async def _codes(context: Context, ids: Sequence[uuid.UUID]) -> list[list[str]]:
-    async with context.gateway.db.read() as db:
-        found = await users_service.subject_codes(db, ids)
-    return [found.get(i, []) for i in ids]
-
-
-async def _counts(context: Context, ids: Sequence[str]) -> list[int]:
-    async with context.gateway.db.read() as db:
-        found = await service.student_counts(db, ids)
-    return [found.get(i, 0) for i in ids]
-
-
-async def _enrolled(context: Context, ids: Sequence[str]) -> list[bool]:
-    actor = await context.actor()
-    async with context.gateway.db.read() as db:
-        found = await service.enrolled_among(db, actor, ids)
-    return [i in found for i in ids]
-
-
-async def _students(context: Context, keys: Sequence[StudentsKey]) -> list[list[UserView]]:
-    async with context.gateway.db.read() as db:
-        found = await service.students_of_subjects(db, keys)
-    return [found[k] for k in keys]
-
-
-async def _user_subjects(context: Context, ids: Sequence[uuid.UUID]) -> list[list[SubjectView]]:
-    async with context.gateway.db.read() as db:
-        found = await service.subjects_of_users(db, ids)
-    return [found.get(i, []) for i in ids]
-
-
-async def _subjects(context: Context, ids: Sequence[str]) -> list[SubjectView | None]:
-    async with context.gateway.db.read() as db:
-        found = await service.subjects_by_id(db, ids)
-    return [found.get(i) for i in ids]
-
-
-def subjects(info: Info) -> DataLoader[str, SubjectView | None]:
-    return _loader(info, "subjects.by_id", _subjects)
-
-
-def users(info: Info) -> DataLoader[uuid.UUID, UserView | None]:
-    return _loader(info, "subjects.users", _users)
-
-
-def subject_codes(info: Info) -> DataLoader[uuid.UUID, list[str]]:
-    return _loader(info, "subjects.subject_codes", _codes)
-
-
-def student_counts(info: Info) -> DataLoader[str, int]:
-    return _loader(info, "subjects.student_counts", _counts)
-
-
-def enrolled(info: Info) -> DataLoader[str, bool]:
-    return _loader(info, "subjects.enrolled", _enrolled)
-
-
-def students(info: Info) -> DataLoader[StudentsKey, list[UserView]]:
-    return _loader(info, "subjects.students", _students)
-
-
-def user_subjects(info: Info) -> DataLoader[uuid.UUID, list[SubjectView]]:
-    return _loader(info, "subjects.user_subjects", _user_subjects)

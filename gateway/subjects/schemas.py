@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -69,3 +70,12 @@ class StudentView(BaseModel):
     enrolled_subjects: list[str]
     # The whole profile, for faces that show the student as a user (GraphQL: a User node).
     user: UserView
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRow:
+    """A catalogue row; professor and student_count only when the caller asked for them."""
+
+    view: SubjectView
+    professor: UserView | None = None
+    student_count: int | None = None

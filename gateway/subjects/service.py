@@ -1,6 +1,7 @@
 """Every rule about subjects and enrollment: who may create, edit, delete, enroll, and what is
 validated. Deleting a subject deletes its enrollments, chat sessions (with their messages) and
-quiz attempts through ON DELETE CASCADE in the schema."""
+quiz attempts through ON DELETE CASCADE in the schema. The statements are in
+gateway.subjects.repository."""
 
 from __future__ import annotations
 
@@ -9,15 +10,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, Row, Select, String, bindparam, delete, func, select, union
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from gateway.auth.actor import Actor, require_actor, require_role
-from gateway.db import utcnow
 from gateway.errors import (
     AlreadyEnrolled,
     Conflict,
@@ -27,21 +23,21 @@ from gateway.errors import (
     NotFound,
 )
 from gateway.policy import MAX_SEARCH_CHARS
-from gateway.subjects.models import Enrollment, Subject
-from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
+from gateway.subjects import repository
+from gateway.subjects.models import Subject
+from gateway.subjects.schemas import SubjectCreate, SubjectRow, SubjectUpdate, SubjectView
 from gateway.users import service as users
 from gateway.users.models import Role, User
 from gateway.users.schemas import UserView
 
 NOT_OWNER = "Not this subject's professor"
-
-Professor = aliased(User, name="professor")
+SUBJECT_NOT_FOUND = "Subject not found"
 
 
 async def get_subject(db: AsyncSession, subject_id: str) -> Subject:
-    subject = await db.get(Subject, subject_id)
+    subject = await repository.entity(db, subject_id)
     if subject is None:
-        raise NotFound("Subject not found")
+        raise NotFound(SUBJECT_NOT_FOUND)
     return subject
 
 
@@ -75,108 +71,10 @@ def require_staff(actor: Actor | None, professor_id: uuid.UUID | None) -> Actor:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _views() -> Select[Subject, str]:
-    return select(Subject, Professor.username).outerjoin(
-        Professor, Professor.id == Subject.professor_id
-    )
-
-
-def _view(subject: Subject, professor_username: str | None) -> SubjectView:
-    return SubjectView(
-        id=subject.id,
-        name=subject.name,
-        description=subject.description,
-        guide=subject.guide,
-        professor_id=subject.professor_id,
-        professor_username=professor_username,
-        created_at=subject.created_at,
-    )
-
-
-async def _one_view(db: AsyncSession, subject_id: str) -> SubjectView:
-    row = (await db.execute(_views().where(Subject.id == subject_id))).one_or_none()
-    if row is None:
-        raise NotFound("Subject not found")
-    return _view(*row)
-
-
-async def subjects_by_id(db: AsyncSession, subject_ids: Iterable[str]) -> dict[str, SubjectView]:
-    """Several subjects at once (a DataLoader batch): one statement."""
-    ids = list(set(subject_ids))
-    if not ids:
-        return {}
-    rows = await db.execute(_views().where(Subject.id.in_(ids)))
-    return {subject.id: _view(subject, username) for subject, username in rows}
-
-
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-@dataclass(frozen=True, slots=True)
-class SubjectRow:
-    """A catalogue row; professor and student_count only when the caller asked for them."""
-
-    view: SubjectView
-    professor: UserView | None = None
-    student_count: int | None = None
-
-
-_SUBJECT_COLUMNS = (
-    Subject.id,
-    Subject.name,
-    Subject.description,
-    Subject.guide,
-    Subject.professor_id,
-    Professor.username.label("professor_username"),
-    Subject.created_at,
-)
-_PROFESSOR_COLUMNS = tuple(
-    getattr(Professor, c.key).label(f"prof_{c.key}") for c in users.PROFILE_COLUMNS
-)
-_STUDENT_COUNT = (
-    select(func.count())
-    .where(Enrollment.subject_id == Subject.id)
-    .correlate(Subject)
-    .scalar_subquery()
-    .label("student_count")
-)
-
-
-def _subject_rows(with_professor: bool, with_count: bool) -> Select[tuple[object, ...]]:
-    """Subject columns (read by _row), plus the professor's profile and the enrollment count."""
-    columns = _SUBJECT_COLUMNS + (_PROFESSOR_COLUMNS if with_professor else ())
-    columns += (_STUDENT_COUNT,) if with_count else ()
-    return select(*columns).outerjoin(Professor, Professor.id == Subject.professor_id)
-
-
-def _catalogue(with_professor: bool, with_count: bool) -> Select[tuple[object, ...]]:
-    return (
-        _subject_rows(with_professor, with_count)
-        # Keyset: GraphQL pages after a code (its cursor), REST after "" with an offset.
-        .where(Subject.id > bindparam("after", type_=String()))
-        .order_by(Subject.id)
-        .limit(bindparam("limit", type_=Integer()))
-        .offset(bindparam("skip", type_=Integer()))
-    )
-
-
-# Built once per shape, paged by bound parameters: building a select (or a new one with other
-# LIMIT values) and computing its cache key costs more CPU than running it from the cache.
-_CATALOGUE = {(p, c): _catalogue(p, c) for p in (False, True) for c in (False, True)}
-_VIEW_KEYS = tuple(c.key for c in _SUBJECT_COLUMNS)
-_PROFESSOR_KEYS = tuple(c.key for c in users.PROFILE_COLUMNS)
-
-
-def _row(row: Row[tuple[object, ...]], with_professor: bool, with_count: bool) -> SubjectRow:
-    data = row._mapping
-    view = SubjectView.model_construct(**{k: data[k] for k in _VIEW_KEYS})
-    professor = None
-    if with_professor and view.professor_id is not None:
-        fields = {k: data[f"prof_{k}"] for k in _PROFESSOR_KEYS}
-        professor = UserView.model_validate(fields)
-    count = int(data["student_count"]) if with_count else None
-    return SubjectRow(view, professor, count)
+def _searchable(search: str | None) -> str | None:
+    if search and (len(search) > MAX_SEARCH_CHARS or "\x00" in search):
+        raise InvalidInput(f"search must be at most {MAX_SEARCH_CHARS} characters")
+    return search or None
 
 
 async def list_subject_rows(
@@ -195,157 +93,110 @@ async def list_subject_rows(
     and with_count the page's professors and enrollment counts come in the same statement.
     `professor`: a username or a user id; `after`: only codes after this one (keyset)."""
     require_actor(actor)
-    query = _CATALOGUE[(with_professor, with_count)]
-    if isinstance(professor, uuid.UUID):
-        query = query.where(Subject.professor_id == professor)
-    elif professor is not None:
-        query = query.where(Professor.username == professor.strip().lower())
-    if search:
-        if len(search) > MAX_SEARCH_CHARS or "\x00" in search:
-            raise InvalidInput(f"search must be at most {MAX_SEARCH_CHARS} characters")
-        query = query.where(Subject.name.ilike(f"%{escape_like(search)}%", escape="\\"))
-    # Plain columns: Core execution on the session's connection skips the ORM result layer.
-    conn = await db.connection()
-    rows = await conn.execute(query, {"limit": limit, "skip": skip, "after": after})
-    return [_row(row, with_professor, with_count) for row in rows]
-
-
-_ONE_WITH_COUNT = _subject_rows(False, True).where(
-    Subject.id == bindparam("subject_id", type_=String())
-)
+    return await repository.catalogue(
+        db,
+        professor_id=professor if isinstance(professor, uuid.UUID) else None,
+        professor_username=users.normalise(professor) if isinstance(professor, str) else None,
+        name_contains=_searchable(search),
+        limit=limit,
+        skip=skip,
+        after=after,
+        with_professor=with_professor,
+        with_count=with_count,
+    )
 
 
 async def get_subject_row(db: AsyncSession, actor: Actor | None, subject_id: str) -> SubjectRow:
     """One subject with its enrollment count, in one statement."""
     require_actor(actor)
-    conn = await db.connection()
-    row = (await conn.execute(_ONE_WITH_COUNT, {"subject_id": subject_id})).one_or_none()
-    if row is None:
-        raise NotFound("Subject not found")
-    return _row(row, False, True)
+    found = await repository.row_with_count(db, subject_id)
+    if found is None:
+        raise NotFound(SUBJECT_NOT_FOUND)
+    return found
+
+
+def _storable(codes: Iterable[str]) -> list[str]:
+    """Codes a statement can carry (PostgreSQL refuses a NUL in a text parameter; no code has
+    one)."""
+    return [code for code in codes if "\x00" not in code]
 
 
 async def get_subject_views(
     db: AsyncSession, actor: Actor | None, subject_ids: Sequence[str]
 ) -> list[SubjectView | DomainError]:
     """Several subjects by code in one statement (GraphQL `subject` and `node` batches): per
-    code its view, or NotFound."""
+    code its view, or NotFound. Any signed-in user."""
     require_actor(actor)
-    found = await subjects_by_id(db, [s for s in subject_ids if "\x00" not in s])
-    return [found.get(sid) or NotFound("Subject not found") for sid in subject_ids]
+    found = await repository.views_by_id(db, _storable(subject_ids))
+    return [found.get(sid) or NotFound(SUBJECT_NOT_FOUND) for sid in subject_ids]
+
+
+async def subjects_by_id(db: AsyncSession, subject_ids: Iterable[str]) -> dict[str, SubjectView]:
+    """Subjects referred to by something the caller may already see (a chat session's subject):
+    no rule of their own."""
+    return await repository.views_by_id(db, _storable(subject_ids))
 
 
 async def enrolled_subjects(db: AsyncSession, actor: Actor | None) -> list[SubjectView]:
     """The subjects the caller is enrolled in (empty for professors and admins)."""
     actor = require_actor(actor)
-    query = (
-        _views()
-        .join(Enrollment, Enrollment.subject_id == Subject.id)
-        .where(Enrollment.student_id == actor.id)
-        .order_by(Subject.id)
-    )
-    return [_view(*row) for row in await db.execute(query)]
+    return await repository.enrolled_by(db, actor.id)
 
 
 async def student_counts(db: AsyncSession, subject_ids: Iterable[str]) -> dict[str, int]:
-    ids = list(set(subject_ids))
-    if not ids:
-        return {}
-    rows = await db.execute(
-        select(Enrollment.subject_id, func.count())
-        .where(Enrollment.subject_id.in_(ids))
-        .group_by(Enrollment.subject_id)
-    )
-    return {sid: count for sid, count in rows}
+    """Enrollment counts of subjects the caller may already see: no rule of their own."""
+    return await repository.student_counts(db, subject_ids)
 
 
 async def enrolled_among(
     db: AsyncSession, actor: Actor | None, subject_ids: Iterable[str]
 ) -> set[str]:
-    """Which of these subjects the caller is enrolled in."""
-    ids = list(set(subject_ids))
-    if actor is None or not ids:
+    """Which of these subjects the caller is enrolled in (none for an anonymous caller)."""
+    if actor is None:
         return set()
-    found = await db.scalars(
-        select(Enrollment.subject_id).where(
-            Enrollment.student_id == actor.id, Enrollment.subject_id.in_(ids)
-        )
-    )
-    return set(found)
-
-
-async def users_by_id(db: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, UserView]:
-    """Users by id WITHOUT their subject codes (`subjects` is empty): one statement of the
-    profile columns; callers that need the codes use users.subject_codes."""
-    ids = list(set(user_ids))
-    if not ids:
-        return {}
-    rows = await db.execute(select(*users.PROFILE_COLUMNS).where(User.id.in_(ids)))
-    return {row.id: UserView.model_validate(row._asdict()) for row in rows}
+    return await repository.enrolled_among(db, actor.id, subject_ids)
 
 
 async def subjects_of_users(
     db: AsyncSession, user_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, list[SubjectView]]:
-    """Subjects each user is enrolled in or teaches, in one statement."""
-    ids = list(set(user_ids))
-    if not ids:
-        return {}
-    links = union(
-        select(Enrollment.student_id.label("uid"), Enrollment.subject_id.label("sid")).where(
-            Enrollment.student_id.in_(ids)
-        ),
-        select(Subject.professor_id.label("uid"), Subject.id.label("sid")).where(
-            Subject.professor_id.in_(ids)
-        ),
-    ).subquery()
-    query = (
-        _views()
-        .add_columns(links.c.uid)
-        .join(links, links.c.sid == Subject.id)
-        .order_by(links.c.uid, Subject.id)
-    )
-    found: dict[uuid.UUID, list[SubjectView]] = defaultdict(list)
-    for subject, professor_username, uid in await db.execute(query):
-        found[uid].append(_view(subject, professor_username))
-    return found
+    """Subjects each user is enrolled in or teaches, for users the caller was already shown: no
+    rule of their own."""
+    return await repository.of_users(db, user_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class StudentsPage:
+    """One subject's page of enrolled students: by username, after `after` (keyset).
+    `professor_id` is the subject's, as read with the subject: require_staff decides on it."""
+
+    subject_id: str
+    professor_id: uuid.UUID | None
+    limit: int
+    after: str = ""
 
 
 async def students_of_subjects(
-    db: AsyncSession, keys: Sequence[tuple[str, int, str]]
-) -> dict[tuple[str, int, str], list[UserView]]:
-    """Pages of enrolled students (by username, after a username: keyset) for many subjects:
-    one window-function statement per distinct (limit, after), whatever the number of subjects.
-    Callers check require_staff."""
-    result: dict[tuple[str, int, str], list[UserView]] = {key: [] for key in keys}
+    db: AsyncSession, actor: Actor | None, pages: Sequence[StudentsPage]
+) -> list[list[UserView] | DomainError]:
+    """Pages of enrolled students for many subjects, each for its professor and admins only
+    (require_staff; a refused page is its error, the others are read): one window-function
+    statement per distinct (limit, after), whatever the number of subjects."""
+    result: dict[StudentsPage, list[UserView] | DomainError] = {}
     windows: dict[tuple[int, str], set[str]] = defaultdict(set)
-    for sid, limit, after in keys:
-        windows[(limit, after)].add(sid)
+    for request in pages:
+        try:
+            require_staff(actor, request.professor_id)
+        except DomainError as exc:
+            result[request] = exc
+            continue
+        windows[(request.limit, request.after)].add(request.subject_id)
     for (limit, after), sids in windows.items():
-        ranked = (
-            select(
-                Enrollment.subject_id,
-                Enrollment.student_id,
-                func.row_number()
-                .over(partition_by=Enrollment.subject_id, order_by=User.username)
-                .label("rn"),
-            )
-            .join(User, User.id == Enrollment.student_id)
-            .where(Enrollment.subject_id.in_(sids), User.username > after)
-            .subquery()
-        )
-        rows = (
-            await db.execute(
-                select(ranked.c.subject_id, User)
-                .join(User, User.id == ranked.c.student_id)
-                .where(ranked.c.rn <= limit)
-                .order_by(ranked.c.subject_id, ranked.c.rn)
-            )
-        ).all()
-        views = {v.id: v for v in await users.views(db, [user for _, user in rows])}
-        for sid, user in rows:
-            result[(sid, limit, after)].append(views[user.id])
-    return result
+        found = await repository.students_pages(db, sids, limit=limit, after=after)
+        for request in pages:
+            if (request.limit, request.after) == (limit, after) and request not in result:
+                result[request] = found.get(request.subject_id, [])
+    return [result[request] for request in pages]
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -360,9 +211,16 @@ async def _professor(db: AsyncSession, username: str) -> User:
     return user
 
 
+async def _view(db: AsyncSession, subject_id: str) -> SubjectView:
+    view = await repository.view_by_id(db, subject_id)
+    if view is None:
+        raise NotFound(SUBJECT_NOT_FOUND)
+    return view
+
+
 async def create_subject(db: AsyncSession, actor: Actor | None, data: SubjectCreate) -> SubjectView:
     require_role(actor, Role.ADMIN, detail="Insufficient permissions (not admin)")
-    if await db.get(Subject, data.subject_id) is not None:
+    if await repository.entity(db, data.subject_id) is not None:
         raise Conflict("Subject already exists")
     professor = await _professor(db, data.professor_id) if data.professor_id else None
     subject = Subject(
@@ -372,12 +230,11 @@ async def create_subject(db: AsyncSession, actor: Actor | None, data: SubjectCre
         guide=data.guide,
         professor_id=professor.id if professor else None,
     )
-    db.add(subject)
     try:
-        await db.flush()
+        await repository.add(db, subject)
     except IntegrityError as exc:  # lost a race with a concurrent create
         raise Conflict("Subject already exists") from exc
-    return _view(subject, professor.username if professor else None)
+    return await _view(db, subject.id)
 
 
 async def update_subject(
@@ -400,15 +257,14 @@ async def update_subject(
         subject.description = changes.description
     if changes.guide is not None:
         subject.guide = changes.guide
-    await db.flush()
-    return await _one_view(db, subject_id)
+    await repository.save(db)
+    return await _view(db, subject_id)
 
 
 async def delete_subject(db: AsyncSession, actor: Actor | None, subject_id: str) -> None:
     require_role(actor, Role.ADMIN, detail="Insufficient permissions (not admin)")
-    deleted = await db.scalar(delete(Subject).where(Subject.id == subject_id).returning(Subject.id))
-    if deleted is None:
-        raise NotFound("Subject not found")
+    if not await repository.remove(db, subject_id):
+        raise NotFound(SUBJECT_NOT_FOUND)
 
 
 def _require_student(actor: Actor | None) -> Actor:
@@ -422,19 +278,12 @@ async def enroll(db: AsyncSession, actor: Actor | None, subject_id: str) -> Subj
     """Idempotent under races: the primary key (student, subject) admits one row; a concurrent
     duplicate does nothing and is reported as AlreadyEnrolled, never as a 500."""
     actor = _require_student(actor)
-    view = await _one_view(db, subject_id)
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(Enrollment)
-        .values(student_id=actor.id, subject_id=subject_id, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["student_id", "subject_id"])
-        .returning(Enrollment.subject_id)
-    )
+    view = await _view(db, subject_id)
     try:
-        inserted = await db.scalar(statement)
+        inserted = await repository.add_enrollment(db, actor.id, subject_id)
     except IntegrityError as exc:  # the subject was deleted in between
-        raise NotFound("Subject not found") from exc
-    if inserted is None:
+        raise NotFound(SUBJECT_NOT_FOUND) from exc
+    if not inserted:
         raise AlreadyEnrolled("Student already enrolled")
     return view
 
@@ -442,12 +291,7 @@ async def enroll(db: AsyncSession, actor: Actor | None, subject_id: str) -> Subj
 async def unenroll(db: AsyncSession, actor: Actor | None, subject_id: str) -> SubjectView:
     """Removes the enrollment; the student's sessions and quiz history in the subject stay."""
     actor = _require_student(actor)
-    view = await _one_view(db, subject_id)
-    removed = await db.scalar(
-        delete(Enrollment)
-        .where(Enrollment.student_id == actor.id, Enrollment.subject_id == subject_id)
-        .returning(Enrollment.subject_id)
-    )
-    if removed is None:
+    view = await _view(db, subject_id)
+    if not await repository.remove_enrollment(db, actor.id, subject_id):
         raise NotFound("Not enrolled in subject")
     return view

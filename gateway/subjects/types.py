@@ -1,30 +1,28 @@
 """GraphQL types and operations for subjects and enrollment. Resolvers only translate: the
-rules are in gateway.subjects.service, the batching in gateway.subjects.loaders."""
+rules are in gateway.subjects.service, the batching in gateway.subjects.loaders (reached as
+`info.context.loaders.subjects`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
 
 import strawberry
 
 from gateway.analytics.types import SubjectAnalytics, subject_analytics
-from gateway.errors import DomainError
-from gateway.graphql.context import Context, Info
-from gateway.graphql.dataloaders import request_loader
+from gateway.graphql.context import Info
 from gateway.graphql.deferred import Deferred
 from gateway.graphql.lookahead import node_fields
 from gateway.graphql.pagination import STUDENTS, SUBJECTS, Connection, page
 from gateway.graphql.relay import Node, global_id, key_of, user_ref
-from gateway.subjects import loaders, service
-from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
-from gateway.subjects.service import SubjectRow
+from gateway.subjects import service
+from gateway.subjects.schemas import SubjectCreate, SubjectRow, SubjectUpdate, SubjectView
+from gateway.subjects.service import StudentsPage
 from gateway.users.types import UserType
 
 
 async def _professor(info: Info, professor_id: uuid.UUID) -> UserType | None:
-    user = await loaders.users(info).load(professor_id)
+    user = await info.context.loaders.users.briefs.load(professor_id)
     return UserType.of(user, subjects_loaded=False) if user else None
 
 
@@ -59,7 +57,7 @@ class SubjectType(Node):
         if row is not None and row.student_count is not None:
             count = row.student_count
         else:
-            count = Deferred(lambda: loaders.student_counts(info).load(view.id))
+            count = Deferred(lambda: info.context.loaders.subjects.student_counts.load(view.id))
         return cls(
             id=global_id("Subject", view.id),
             code=view.id,
@@ -74,7 +72,7 @@ class SubjectType(Node):
 
     @strawberry.field(description="Whether the viewer is enrolled in the subject.")
     async def enrolled(self, info: Info) -> bool:
-        return await loaders.enrolled(info).load(self.view.id)
+        return await info.context.loaders.subjects.enrolled.load(self.view.id)
 
     @strawberry.field(
         description="Enrolled students by username (its professor and admins; null otherwise)."
@@ -83,9 +81,13 @@ class SubjectType(Node):
         self, info: Info, first: int = 20, after: str | None = None
     ) -> Connection[UserType] | None:
         request = page(info, STUDENTS, first, after)
-        service.require_staff(await info.context.actor(), self.view.professor_id)
-        after_name = request.after[0] if request.after else ""
-        found = await loaders.students(info).load((self.view.id, request.fetch, after_name))
+        wanted = StudentsPage(
+            subject_id=self.view.id,
+            professor_id=self.view.professor_id,
+            limit=request.fetch,
+            after=request.after[0] if request.after else "",
+        )
+        found = await info.context.loaders.subjects.students.load(wanted)
         return Connection.of([UserType.of(u) for u in found], request, _by_username)
 
     @strawberry.field(
@@ -103,15 +105,9 @@ def _by_code(subject: SubjectType) -> tuple[str]:
     return (subject.code,)
 
 
-async def _subjects(context: Context, codes: Sequence[str]) -> Sequence[SubjectView | DomainError]:
-    actor = await context.actor()
-    async with context.read() as db:
-        return await service.get_subject_views(db, actor, codes)
-
-
 async def subject_view(info: Info, code: str) -> SubjectView:
     """Query.subject and node(id:) for a Subject: one batch, get_subject_views' rule."""
-    return await request_loader(info.context, "subjects.lookup", _subjects).load(code)
+    return await info.context.loaders.subjects.lookup.load(code)
 
 
 async def subject_node(info: Info, code: str) -> SubjectType:
@@ -125,7 +121,7 @@ async def professor_ref(info: Info, value: strawberry.ID | None, argument: str) 
     ref = user_ref(value, argument)
     if isinstance(ref, str):
         return ref
-    user = await loaders.users(info).load(ref)
+    user = await info.context.loaders.users.briefs.load(ref)
     # Unknown id: a name no account can have, so the service refuses it in its usual order
     # (authorization first, then "Professor not found").
     return user.username if user is not None else f"#{ref}"

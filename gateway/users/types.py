@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from gateway.auth import service as auth
-from gateway.errors import DomainError
-from gateway.graphql.context import Context, Info
-from gateway.graphql.dataloaders import request_loader
+from gateway.graphql.context import Info
 from gateway.graphql.pagination import Connection
 from gateway.graphql.relay import Node, UserRef, global_id, user_ref
 from gateway.users import service
@@ -60,9 +57,7 @@ class UserType(Node):
     async def subject_codes(self, info: Info) -> list[str]:
         if self.subjects_loaded:
             return self.view.subjects
-        from gateway.subjects import loaders
-
-        return await loaders.subject_codes(info).load(self.view.id)
+        return await info.context.loaders.users.subject_codes.load(self.view.id)
 
     @strawberry.field(description="Visible to the user, professors and admins.")
     async def email(self, info: Info) -> str | None:
@@ -80,10 +75,9 @@ class UserType(Node):
     async def subjects(
         self, info: Info
     ) -> list[Annotated[SubjectType, strawberry.lazy("gateway.subjects.types")]]:
-        from gateway.subjects import loaders
         from gateway.subjects.types import SubjectType
 
-        views = await loaders.user_subjects(info).load(self.view.id)
+        views = await info.context.loaders.subjects.of_users.load(self.view.id)
         return [SubjectType.of(v, info) for v in views]
 
     @strawberry.field(
@@ -148,7 +142,7 @@ class UsersQuery:
     async def me(self, info: Info) -> UserType:
         actor = await info.context.actor()
         profile = service.loaded_profile(actor)
-        if profile is None:  # e.g. over a websocket, whose caller outlives the request
+        if profile is None:  # no session when the caller's read brought the profile along
             async with info.context.read() as db:
                 profile = await service.me(db, actor)
         return UserType.of(profile)
@@ -161,16 +155,9 @@ class UsersQuery:
         return await user_node(info, user_ref(id, "id"))
 
 
-async def _users(context: Context, refs: Sequence[UserRef]) -> Sequence[UserView | DomainError]:
-    actor = await context.actor()
-    async with context.read() as db:
-        return await service.get_users(db, actor, refs)
-
-
 async def user_node(info: Info, ref: UserRef) -> UserType:
     """Query.user and node(id:) for a User: one batch, service.get_users' rule."""
-    view = await request_loader(info.context, "users.by_ref", _users).load(ref)
-    return UserType.of(view)
+    return UserType.of(await info.context.loaders.users.by_ref.load(ref))
 
 
 @strawberry.type

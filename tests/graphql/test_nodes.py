@@ -256,5 +256,5 @@ async def test_nodes_are_batched_per_type(api: Api, sql_counter: StatementCounte
     )
     assert body["data"]["nodes"][:2] == [{"code": "INF001"}, {"code": "INF002"}]
     reads = [s for s in sql_counter.statements if not s.startswith("PRAGMA")]
-    # caller, the two subjects in one statement, the user and their subject codes
-    assert len(reads) == 4, reads
+    # caller, the two subjects in one statement, the user with their subject codes
+    assert len(reads) == 3, reads

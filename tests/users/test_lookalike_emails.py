@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD, Api
-from tests.users.test_users import UPDATE, auth
+from tests.users.test_rest import UPDATE, auth
 
 FULLWIDTH = "\uff41\uff44\uff4d\uff49\uff4e@example.com"  # "admin" in fullwidth letters
 CYRILLIC_A = "\u0430dmin@example.com"  # Cyrillic a, then Latin "dmin"

@@ -1,4 +1,5 @@
-"""Registration and login through both faces."""
+"""Registration and login over REST: POST /register, POST /token (with the GraphQL twin asserted
+alongside where one test covers both faces)."""
 
 from __future__ import annotations
 
@@ -99,45 +100,6 @@ async def test_register_validation_errors_are_422_lists(api: Api) -> None:
     assert {e["type"] for e in missing.json()["detail"]} == {"missing"}
 
 
-async def test_register_graphql_validation_is_bad_user_input(api: Api) -> None:
-    body = await api.gql(
-        REGISTER, {"input": {"username": "x", "email": "bad", "password": "short"}}
-    )
-    error = body["errors"][0]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert {d["loc"][0] for d in error["extensions"]["details"]} == {
-        "username",
-        "email",
-        "password",
-    }
-
-
-async def test_register_graphql_creates_student(api: Api) -> None:
-    body = await api.gql(
-        REGISTER,
-        {
-            "input": {
-                "username": "Lucia",
-                "email": "lucia@example.com",
-                "password": PASSWORD,
-                "fullName": "Lucía Pérez",
-            }
-        },
-    )
-    assert body == {
-        "data": {
-            "register": {
-                "user": {
-                    "username": "lucia",
-                    "role": "STUDENT",
-                    "fullName": "Lucía Pérez",
-                    "subjectCodes": [],
-                }
-            }
-        }
-    }
-
-
 async def test_token_issues_bearer_jwt_with_seed_claims(api: Api) -> None:
     await api.register("gabriel")
     r = await api.client.post("/token", data={"username": "gabriel", "password": PASSWORD})
@@ -169,13 +131,3 @@ async def test_token_missing_form_fields_is_422(api: Api) -> None:
     r = await api.client.post("/token", data={"username": "gabriel"})
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "password"]
-
-
-async def test_login_mutation_returns_working_token(api: Api) -> None:
-    await api.register("gabriel")
-    body = await api.gql(LOGIN, {"u": "Gabriel", "p": PASSWORD})
-    login = body["data"]["login"]
-    assert login["tokenType"] == "bearer" and login["expiresIn"] == 3600
-    assert login["user"] == {"username": "gabriel"}
-    me = await api.gql("{ me { username } }", token=login["accessToken"])
-    assert me == {"data": {"me": {"username": "gabriel"}}}

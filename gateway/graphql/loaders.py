@@ -1,0 +1,34 @@
+"""The per-request DataLoaders, typed, one attribute per domain (each created on first use).
+
+Every batch opens its own short read session and passes the caller to its service, which
+applies the rules; a resolver asks `info.context.loaders.<domain>.<loader>.load(key)`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from gateway.auth.actor import ActorSource
+from gateway.db import Database
+from gateway.subjects.loaders import SubjectLoaders
+from gateway.users.loaders import UserLoaders
+
+
+class Loaders(dict[str, Any]):
+    """Typed loaders per domain. The mapping part is the older by-name registry
+    (gateway.graphql.dataloaders.request_loader), still used by the sessions domain: when
+    gateway/sessions/loaders.py exists it becomes a `sessions` attribute here, and this class
+    stops being a dict."""
+
+    def __init__(self, db: Database, actor: ActorSource) -> None:
+        super().__init__()
+        self._db = db
+        self._actor = actor
+
+    @cached_property
+    def users(self) -> UserLoaders:
+        return UserLoaders(self._db, self._actor)
+
+    @cached_property
+    def subjects(self) -> SubjectLoaders:
+        return SubjectLoaders(self._db, self._actor)
