@@ -6,22 +6,18 @@ applies the rules; a resolver asks `info.context.loaders.<domain>.<loader>.load(
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
 
 from gateway.auth.actor import ActorSource
 from gateway.db import Database
+from gateway.sessions.loaders import SessionLoaders
 from gateway.subjects.loaders import SubjectLoaders
 from gateway.users.loaders import UserLoaders
 
 
-class Loaders(dict[str, Any]):
-    """Typed loaders per domain. The mapping part is the older by-name registry
-    (gateway.graphql.dataloaders.request_loader), still used by the sessions domain: when
-    gateway/sessions/loaders.py exists it becomes a `sessions` attribute here, and this class
-    stops being a dict."""
+class Loaders:
+    """Typed loaders per domain, each set created on first use."""
 
     def __init__(self, db: Database, actor: ActorSource) -> None:
-        super().__init__()
         self._db = db
         self._actor = actor
 
@@ -32,3 +28,7 @@ class Loaders(dict[str, Any]):
     @cached_property
     def subjects(self) -> SubjectLoaders:
         return SubjectLoaders(self._db, self._actor)
+
+    @cached_property
+    def sessions(self) -> SessionLoaders:
+        return SessionLoaders(self._db, self._actor)

@@ -16,7 +16,6 @@ from gateway.graphql.context import Info
 from gateway.graphql.pagination import MESSAGES, QUIZ_ATTEMPTS, SESSIONS, Connection, page
 from gateway.graphql.relay import Node, global_id, key_of, optional_key
 from gateway.sessions import chat, service
-from gateway.sessions.loaders import SessionLoaders
 from gateway.sessions.schemas import (
     ChatInput,
     ChatResult,
@@ -129,7 +128,7 @@ class ChatSessionType(Node):
         request = page(info, MESSAGES, first, after)
         after_id = request.after[0] if request.after else 0
         key = (self.session_id, request.fetch, after_id)
-        rows = await SessionLoaders.of(info.context).session_messages.load(key)
+        rows = await info.context.loaders.sessions.session_messages.load(key)
         return Connection.of([ChatMessageType.of(m) for m in rows], request, _by_message_id)
 
 
@@ -190,15 +189,15 @@ async def quiz_attempts_of(
 
 async def session_node(info: Info, session_id: str) -> ChatSessionType:
     """Query.session and node(id:) for a ChatSession: one batch, get_sessions' rule."""
-    return ChatSessionType.of(await SessionLoaders.of(info.context).sessions.load(session_id))
+    return ChatSessionType.of(await info.context.loaders.sessions.sessions.load(session_id))
 
 
 async def message_node(info: Info, message_id: int) -> ChatMessageType:
-    return ChatMessageType.of(await SessionLoaders.of(info.context).messages.load(message_id))
+    return ChatMessageType.of(await info.context.loaders.sessions.messages.load(message_id))
 
 
 async def quiz_attempt_node(info: Info, attempt_id: int) -> QuizAttemptType:
-    loaders = SessionLoaders.of(info.context)
+    loaders = info.context.loaders.sessions
     return QuizAttemptType.of(await loaders.quiz_attempts.load(attempt_id))
 
 
