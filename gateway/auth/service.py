@@ -11,8 +11,9 @@ from gateway.auth.actor import Actor
 from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import TokenClaims, Tokens
 from gateway.errors import Forbidden, Unauthenticated
+from gateway.statements import Statement
 from gateway.users import service as users
-from gateway.users.models import Role
+from gateway.users.models import Role, User
 from gateway.users.schemas import RegisterInput, UserView
 
 
@@ -40,6 +41,10 @@ async def login(
         user_id=user.id, username=user.username, role=user.role, subjects=view.subjects
     )
     return Login(access_token=token, user=view)
+
+
+# The caller's row and subject codes: the first statement of every authenticated request.
+CALLER = Statement(users.PROFILE_BY_ID, name="auth.caller", sample={"user_id": User.id})
 
 
 def identify(tokens: Tokens, token: str | None) -> TokenClaims:
@@ -71,11 +76,7 @@ async def actor_from_token(db: AsyncSession, tokens: Tokens, token: str | None) 
     proves identity only; one statement reads the caller's row and subject codes, so the actor
     carries its profile."""
     claims = identify(tokens, token)
-    # Core execution on the session's connection: the ORM result machinery is not needed
-    # for plain columns and costs more than the statement itself.
-    conn = await db.connection()
-    found = await conn.execute(users.PROFILE_BY_ID, {"user_id": claims.user_id})
-    row = found.one_or_none()
+    row = await CALLER.one_or_none(db, user_id=claims.user_id)
     if row is None:
         raise Unauthenticated("Could not validate credentials")
     profile = users.profile_of(row)
