@@ -7,7 +7,7 @@ CPU 0 when `taskset` exists; wrk pinned to CPU 1), is warmed up, then each opera
 for --duration seconds at --connections connections. Every figure is compared to the floor
 measured in the same run: this machine is noisy, absolute numbers from different runs do not
 compare. `--workers2` adds the gateway as deployed on two cores (two workers, unpinned, sharing
-CPU 1 with wrk), in rows labelled "2 workers, both cores". See bench/README.md.
+CPU 1 with wrk), in rows labelled "2 workers on both cores". See bench/README.md.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def tracing_contenders(dsn: str) -> list[Contender]:
     return found
 
 
-WORKERS_LABEL = "2 workers, both cores"
+WORKERS_LABEL = "2 workers on both cores"  # no comma: --only splits on commas
 
 
 def two_worker_contenders(dsn: str) -> list[Contender]:
