@@ -18,6 +18,7 @@ from gateway.app import Gateway
 from gateway.seed import seed
 from gateway.statements import REGISTRY, Statement
 from gateway.users.models import User
+from tests.conftest import StatementCounter
 
 
 def typed(rows: list[Any]) -> list[list[tuple[type, Any]]]:
@@ -115,3 +116,14 @@ def test_statements_are_selects_with_unique_names() -> None:
         Statement(delete(User), name="test.delete", register=False)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="already registered"):
         Statement(select(User.id), name="auth.caller")
+
+
+async def test_cursor_listeners_see_the_runners_statements(
+    gateway: Gateway, sql_counter: StatementCounter
+) -> None:
+    """Tracing's SQL spans and the statement counter listen for cursor executions: with a
+    listener attached the runner takes SQLAlchemy's path, so nothing runs unobserved."""
+    caller = REGISTRY["auth.caller"]
+    async with gateway.db.statements() as conn:
+        assert await caller.one_or_none(conn, user_id=uuid.uuid4()) is None
+    assert sql_counter.count == 1 and "FROM users" in sql_counter.statements[0]
