@@ -6,7 +6,8 @@ Each contender runs alone on loopback (uvicorn with one worker, uvloop + httptoo
 CPU 0 when `taskset` exists; wrk pinned to CPU 1), is warmed up, then each operation is driven
 for --duration seconds at --connections connections. Every figure is compared to the floor
 measured in the same run: this machine is noisy, absolute numbers from different runs do not
-compare. See bench/README.md.
+compare. `--workers2` adds the gateway as deployed on two cores (two workers, unpinned, sharing
+CPU 1 with wrk), in rows labelled "2 workers on both cores". See bench/README.md.
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ class Server:
     env: dict[str, str]
     cwd: Path = ROOT
     proc: subprocess.Popen[bytes] | None = None
+    pinned: bool = True  # to CPU 0; the --workers2 gateway runs on both cores
 
 
 @dataclass
@@ -153,9 +155,9 @@ class Contender:
     ops: dict[str, Op]
 
 
-def uvicorn_argv(app: str, port: int, factory: bool = False) -> list[str]:
+def uvicorn_argv(app: str, port: int, factory: bool = False, workers: int = 1) -> list[str]:
     argv = [sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port)]
-    argv += ["--workers", "1", "--loop", "uvloop", "--http", "httptools"]
+    argv += ["--workers", str(workers), "--loop", "uvloop", "--http", "httptools"]
     argv += ["--log-level", "warning", "--no-access-log", "--backlog", "4096"]
     return argv + (["--factory"] if factory else [])
 
@@ -208,7 +210,23 @@ def tracing_contenders(dsn: str) -> list[Contender]:
     return found
 
 
-def contenders(dsn: str, pgl_dir: Path | None, tracing: bool = False) -> list[Contender]:
+WORKERS_LABEL = "2 workers on both cores"  # no comma: --only splits on commas
+
+
+def two_worker_contenders(dsn: str) -> list[Contender]:
+    """The gateway as deployed on a 2-core machine: two uvicorn workers, not pinned, so they
+    share the cores with wrk (pinned to CPU 1). CPU per request counts every worker."""
+    argv = uvicorn_argv("gateway.app:create_app", 8314, factory=True, workers=2)
+    server = Server(f"gateway ({WORKERS_LABEL})", 8314, argv, base_env(dsn), pinned=False)
+    return [
+        Contender(f"gateway REST ({WORKERS_LABEL})", server, rest_ops()),
+        Contender(f"gateway GraphQL ({WORKERS_LABEL})", server, graphql_ops()),
+    ]
+
+
+def contenders(
+    dsn: str, pgl_dir: Path | None, tracing: bool = False, workers2: bool = False
+) -> list[Contender]:
     floor = Server("floor", 8310, uvicorn_argv("bench.floor:app", 8310), base_env(dsn))
     gateway = Server(
         "gateway", 8311, uvicorn_argv("gateway.app:create_app", 8311, factory=True), base_env(dsn)
@@ -221,6 +239,8 @@ def contenders(dsn: str, pgl_dir: Path | None, tracing: bool = False) -> list[Co
     ]
     if tracing:
         found += tracing_contenders(dsn)
+    if workers2:
+        found += two_worker_contenders(dsn)
     if pgl_dir is not None:
         env = dict(os.environ)
         env.update(
@@ -451,16 +471,50 @@ def wrk(port: int, script: Path, seconds: float, connections: int) -> dict[str, 
 # ---- process statistics (Linux /proc) ------------------------------------------------------
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its live descendants (uvicorn --workers N forks its workers)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = [pid], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        tree += children
+        frontier = children
+    return tree
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = _stat(member)
+        except OSError:
+            continue  # exited meanwhile
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Summed over the process tree (each worker holds its own copy of the app)."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total or float("nan")
 
 
 # ---- the run -------------------------------------------------------------------------------
@@ -481,7 +535,7 @@ class Row:
 def start(server: Server, cpu: int = 0) -> None:
     log = open(OUT / f"{slug(server.name)}.log", "wb")
     server.proc = subprocess.Popen(
-        pin(cpu) + server.argv,
+        (pin(cpu) if server.pinned else []) + server.argv,
         cwd=server.cwd,
         env=server.env,
         stdout=log,
@@ -579,6 +633,8 @@ def profile_start(pid: int, c: Contender, op: str, args: argparse.Namespace) -> 
         "--format",
         "raw",
     ]
+    if not c.server.pinned:
+        cmd.append("--subprocesses")  # the workers are the master's children
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -632,6 +688,12 @@ def main() -> None:
         help="add the gateway with OpenTelemetry tracing on, sampling 100 %% and 1 %% "
         "(exported to bench/otlp_sink.py)",
     )
+    parser.add_argument(
+        "--workers2",
+        action="store_true",
+        help="add the gateway with two uvicorn workers on both cores (shared with wrk), "
+        "labelled as such beside the single-process contenders",
+    )
     parser.add_argument("--only", default="", help="comma-separated contender names")
     parser.add_argument("--ops", default=",".join(OPERATIONS), help="comma-separated operations")
     parser.add_argument(
@@ -659,7 +721,7 @@ def main() -> None:
         apply_postgraphile_sql(args.dsn)
     tokens = issue_tokens(args.dsn)
 
-    chosen = contenders(args.dsn, pgl_dir, args.tracing)
+    chosen = contenders(args.dsn, pgl_dir, args.tracing, args.workers2)
     if args.only:
         names = {n.strip().lower() for n in args.only.split(",")}
         chosen = [c for c in chosen if c.name.lower() in names]

@@ -221,6 +221,14 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def statements(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection for gateway.statements' reads, without an ORM session (whose set-up
+        and close cost more CPU than a hot statement on the driver). No transaction: autocommit
+        on PostgreSQL, as read(); a Statement is always a SELECT, so nothing writes through it."""
+        async with self.admission, self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """A transaction on a bare connection (SQLAlchemy Core, no ORM unit of work). A real one:
         on the autocommit engine, begin() would send no BEGIN and each statement would commit

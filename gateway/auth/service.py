@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.auth.actor import Actor
 from gateway.auth.passwords import Passwords
@@ -67,7 +67,9 @@ def actor_of(
     return Actor(id=user_id, username=username, role=Role(role), profile=profile)
 
 
-async def actor_from_token(db: AsyncSession, tokens: Tokens, token: str | None) -> Actor:
+async def actor_from_token(
+    db: AsyncSession | AsyncConnection, tokens: Tokens, token: str | None
+) -> Actor:
     """The caller of a request, a WebSocket operation or a subscription event: the token
     proves identity only; one statement reads the caller's row and subject codes, so the actor
     carries its profile."""

@@ -62,8 +62,8 @@ class Context:
         """The caller read again now (a long-lived subscription re-checks it per event)."""
         if not self.token:
             return None
-        async with self.gateway.db.read() as db:
-            return await auth.actor_from_token(db, self.gateway.tokens, self.token)
+        async with self.gateway.db.statements() as conn:
+            return await auth.actor_from_token(conn, self.gateway.tokens, self.token)
 
     def claims(self) -> TokenClaims:
         """The verified token only, for operations that read the caller in their own first

@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -47,13 +46,13 @@ from graphql import (
     VariableNode,
     get_named_type,
     get_nullable_type,
-    parse,
 )
 from graphql.language import ValueNode
 from strawberry.extensions import SchemaExtension
 
 from gateway import policy
 from gateway.config import Settings
+from gateway.graphql.documents import derived, parse_document
 
 PAGE_ARGUMENTS = ("first", "limit")
 _TOKEN_LIMIT_MESSAGE = "tokens. Parsing aborted"
@@ -284,20 +283,29 @@ class Limits:
         return None
 
 
-# Module-level LRU caches shared by every request (extension instances are per request).
-_parse = lru_cache(maxsize=512)(parse)
-# Longer texts (a comment or a string can fill a 1 MB body within the token limit) are parsed
-# without the cache, so 512 entries stay a few MB at most instead of 512 MB.
-CACHED_QUERY_CHARS = 16_384
-
-
-@lru_cache(maxsize=512)
 def _validate(
     schema: GraphQLSchema, document: DocumentNode, rules: tuple[Any, ...]
 ) -> list[GraphQLError]:
     from strawberry.schema.schema import validate_document
 
     return validate_document(schema, document, rules)
+
+
+def _variables_key(
+    operation: OperationDefinitionNode | None, variables: Mapping[str, Any]
+) -> tuple[object, ...]:
+    """What of the variables the measure reads: an int is a page size, anything else counts
+    as absent (None: the declared default applies) or as not a number (a full page)."""
+    if operation is None or not operation.variable_definitions:
+        return ()
+    key: list[object] = []
+    for definition in operation.variable_definitions:
+        value = variables.get(definition.variable.name.value)
+        key.append(value if type(value) is int or value is None else _NOT_A_NUMBER)
+    return tuple(key)
+
+
+_NOT_A_NUMBER = "not a number"
 
 
 class QueryLimits(SchemaExtension):
@@ -316,8 +324,7 @@ class QueryLimits(SchemaExtension):
         context.parse_options["max_tokens"] = self.limits.max_tokens
         if context.query is not None:
             try:
-                parser = _parse if len(context.query) <= CACHED_QUERY_CHARS else parse
-                context.graphql_document = parser(context.query, max_tokens=self.limits.max_tokens)
+                context.graphql_document = parse_document(context.query, self.limits.max_tokens)
             except (GraphQLError, RecursionError):
                 pass  # strawberry parses again and turns the failure into an error; labelled below
         yield
@@ -349,14 +356,9 @@ class QueryLimits(SchemaExtension):
             ]
             yield
             return
+        memo = derived(document)
         try:
-            found = measure(
-                schema,
-                document,
-                context.operation_name,
-                context.variables,
-                page_cap=self.limits.page_cap,
-            )
+            found = self._measure(schema, document, context.operation_name, context.variables, memo)
             error = self.limits.check(found)
         except RecursionError:
             error = GraphQLError(
@@ -366,7 +368,40 @@ class QueryLimits(SchemaExtension):
             context.pre_execution_errors = [error]
         else:
             rules = tuple(context.validation_rules)
-            cached = len(context.query or "") <= CACHED_QUERY_CHARS
-            validate = _validate if cached else _validate.__wrapped__
-            context.pre_execution_errors = validate(schema, document, rules)
+            if memo is None:
+                context.pre_execution_errors = _validate(schema, document, rules)
+            else:
+                key = ("validation", schema, rules)
+                if key not in memo:
+                    memo[key] = _validate(schema, document, rules)
+                context.pre_execution_errors = memo[key]
         yield
+
+    def _measure(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        memo: dict[Any, Any] | None,
+    ) -> Measure:
+        """The document's measure; for a cached document, once per operation and page sizes."""
+        variables = variables or {}
+        if memo is None:
+            return measure(
+                schema, document, operation_name, variables, page_cap=self.limits.page_cap
+            )
+        operation = select_operation(document, operation_name)
+        key = (
+            "measure",
+            schema,
+            operation_name,
+            _variables_key(operation, variables),
+            self.limits.page_cap,
+        )
+        if key not in memo:
+            memo[key] = measure(
+                schema, document, operation_name, variables, page_cap=self.limits.page_cap
+            )
+        found: Measure = memo[key]
+        return found

@@ -18,6 +18,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from gateway.errors import RateLimited
+from gateway.graphql.documents import derived
 from gateway.ratelimit import Category, operation_counts
 
 
@@ -57,6 +58,17 @@ def root_fields(document: DocumentNode, operation_name: str | None) -> list[str]
     return list(keys.values())
 
 
+def cached_root_fields(document: DocumentNode, operation_name: str | None) -> list[str]:
+    memo = derived(document)
+    if memo is None:
+        return root_fields(document, operation_name)
+    key = ("root fields", operation_name)
+    if key not in memo:
+        memo[key] = root_fields(document, operation_name)
+    fields: list[str] = memo[key]
+    return fields
+
+
 class GraphQLRateLimit(SchemaExtension):
     """Counts every operation once it is parsed (token-bounded, cheap) and before anything
     expensive: the static limits and graphql-core's validation come after it (QueryLimits is
@@ -68,7 +80,7 @@ class GraphQLRateLimit(SchemaExtension):
         context: Any = ec.context
         document = ec.graphql_document
         if document is not None and context is not None and not ec.pre_execution_errors:
-            counts = operation_counts(root_fields(document, ec.operation_name))
+            counts = operation_counts(cached_root_fields(document, ec.operation_name))
             if getattr(context, "admitted", False):  # a WebSocket operation, counted already
                 counts.pop(Category.DEFAULT, None)
             try:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    RowMapping,
     Select,
     Subquery,
     and_,
@@ -28,8 +27,9 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from gateway.statements import Statement
 from gateway.subjects.models import Enrollment, Subject
 from gateway.users.models import Role, User
 from gateway.users.schemas import UserView
@@ -112,7 +112,7 @@ _PROFILES_BY_REF = PROFILES.where(
 _BRIEF_BY_ID = select(*PROFILE_COLUMNS).where(User.id.in_(bindparam("user_ids", expanding=True)))
 
 
-def user_view(data: RowMapping, *, prefix: str = "", with_subjects: bool = True) -> UserView:
+def user_view(data: Mapping[Any, Any], *, prefix: str = "", with_subjects: bool = True) -> UserView:
     """The one UserView mapper: a row of PROFILE_COLUMNS (keys optionally prefixed) and, with
     `with_subjects`, the comma-joined `enrolled` and `taught` codes of the profile statement
     (else the view has no subjects)."""
@@ -127,11 +127,14 @@ def user_view(data: RowMapping, *, prefix: str = "", with_subjects: bool = True)
 # --- reads ------------------------------------------------------------------------------------
 
 
-async def profile_by_id(db: AsyncSession, user_id: uuid.UUID) -> UserView | None:
-    """The caller's read on every request: one statement, Core on the session's connection."""
-    conn = await db.connection()
-    row = (await conn.execute(PROFILE_BY_ID, {"user_id": user_id})).one_or_none()
-    return None if row is None else user_view(row._mapping)
+# The caller's row and subject codes: the first statement of every authenticated request.
+CALLER = Statement(PROFILE_BY_ID, name="users.caller", sample={"user_id": User.id})
+
+
+async def profile_by_id(db: AsyncSession | AsyncConnection, user_id: uuid.UUID) -> UserView | None:
+    """The caller's read on every request (gateway.statements: prepared on the driver)."""
+    row = await CALLER.one_or_none(db, user_id=user_id)
+    return None if row is None else user_view(row._asdict())
 
 
 async def profiles_by_ref(

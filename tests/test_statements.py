@@ -1,0 +1,129 @@
+"""The statement runner (gateway/statements.py): for every registered statement, the driver
+path (PostgreSQL) and SQLAlchemy's own execution return identical rows, value types included,
+on a seeded database; errors and transactions behave as on SQLAlchemy's path."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import ColumnElement, bindparam, delete, func, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import QueryableAttribute
+
+import gateway.app  # noqa: F401  (every domain's statements are registered on import)
+from gateway.app import Gateway
+from gateway.seed import seed
+from gateway.statements import REGISTRY, Statement
+from gateway.users.models import User
+from tests.conftest import StatementCounter
+
+
+def typed(rows: list[Any]) -> list[list[tuple[type, Any]]]:
+    return [[(type(value), value) for value in row] for row in rows]
+
+
+async def samples(conn: AsyncConnection, stmt: Statement) -> list[dict[str, Any]]:
+    """Parameter sets: literal samples as given; a column sample draws up to five of its
+    seeded values (the i-th set takes the i-th value of each column)."""
+    drawn: dict[str, list[Any]] = {}
+    for name, sample in stmt.sample.items():
+        if isinstance(sample, ColumnElement | QueryableAttribute):
+            found = await conn.execute(select(sample).distinct().order_by(sample).limit(5))
+            drawn[name] = list(found.scalars())
+        else:
+            drawn[name] = [sample]
+    count = max((len(v) for v in drawn.values()), default=1)
+    return [{k: v[i % len(v)] for k, v in drawn.items()} for i in range(count)]
+
+
+async def test_every_statement_returns_what_sqlalchemy_returns(
+    gateway: Gateway, is_postgres: bool
+) -> None:
+    await seed(gateway.db, gateway.passwords)
+    assert "users.caller" in REGISTRY
+    async with gateway.db.read() as db:
+        conn = await db.connection()
+        for stmt in REGISTRY.values():
+            seen_rows = 0
+            for params in await samples(conn, stmt):
+                reference = await conn.execute(stmt.select, params)
+                keys = list(reference.keys())
+                expected = typed(reference.all())
+                got = await stmt.all(db, **params)
+                assert typed(got) == expected, (stmt.name, params)
+                assert all(list(row._fields) == keys for row in got), stmt.name
+                if is_postgres:  # the driver path itself, even if listeners are attached
+                    on_driver = await stmt._all_on_driver(conn, params)
+                    assert typed(on_driver) == expected, (stmt.name, params)
+                seen_rows += len(expected)
+            assert seen_rows, f"{stmt.name}: its samples found no rows; the check proves nothing"
+
+
+async def test_one_or_none_and_scalar(gateway: Gateway) -> None:
+    await seed(gateway.db, gateway.passwords)
+    caller = REGISTRY["users.caller"]
+    async with gateway.db.read() as db:
+        ids = list(await db.scalars(select(User.id)))
+        row = await caller.one_or_none(db, user_id=ids[0])
+        assert row is not None and row.id == ids[0] and row._asdict()["id"] == ids[0]
+        assert await caller.one_or_none(db, user_id=uuid.uuid4()) is None
+        assert await caller.scalar(db, user_id=ids[0]) == ids[0]
+
+
+FAILING = Statement(
+    select(func.gateway_no_such_function(bindparam("d"))), name="test.failing", register=False
+)
+
+
+async def test_a_failing_statement_raises_what_sqlalchemy_raises(gateway: Gateway) -> None:
+    async with gateway.db.read() as db:
+        conn = await db.connection()
+        with pytest.raises(sa_exc.DBAPIError) as reference:
+            await conn.execute(FAILING.select, {"d": 0})
+    async with gateway.db.read() as db:
+        with pytest.raises(sa_exc.DBAPIError) as got:
+            await FAILING.all(db, d=0)
+    async with gateway.db.read() as db:  # the pool's connection is usable afterwards
+        assert await REGISTRY["users.caller"].one_or_none(db, user_id=uuid.uuid4()) is None
+    assert type(got.value) is type(reference.value)
+    assert type(got.value.orig) is type(reference.value.orig)
+    assert got.value.connection_invalidated is reference.value.connection_invalidated
+
+
+async def test_reads_run_inside_the_sessions_transaction(gateway: Gateway) -> None:
+    await seed(gateway.db, gateway.passwords)
+    caller = REGISTRY["users.caller"]
+    with pytest.raises(RuntimeError):
+        async with gateway.db.transaction() as db:
+            user = await db.scalar(select(User).limit(1))
+            assert user is not None
+            user.full_name = "Changed In Transaction"
+            await db.flush()
+            row = await caller.one_or_none(db, user_id=user.id)
+            assert row.full_name == "Changed In Transaction"  # same transaction sees it
+            user_id = user.id
+            raise RuntimeError("roll back")
+    async with gateway.db.read() as db:
+        row = await caller.one_or_none(db, user_id=user_id)
+        assert row.full_name != "Changed In Transaction"
+
+
+def test_statements_are_selects_with_unique_names() -> None:
+    with pytest.raises(TypeError):
+        Statement(delete(User), name="test.delete", register=False)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="already registered"):
+        Statement(select(User.id), name="users.caller")
+
+
+async def test_cursor_listeners_see_the_runners_statements(
+    gateway: Gateway, sql_counter: StatementCounter
+) -> None:
+    """Tracing's SQL spans and the statement counter listen for cursor executions: with a
+    listener attached the runner takes SQLAlchemy's path, so nothing runs unobserved."""
+    caller = REGISTRY["users.caller"]
+    async with gateway.db.statements() as conn:
+        assert await caller.one_or_none(conn, user_id=uuid.uuid4()) is None
+    assert sql_counter.count == 1 and "FROM users" in sql_counter.statements[0]
