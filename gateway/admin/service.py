@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import and_, delete, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.analytics import aggregates
 from gateway.auth.actor import Actor, require_role
 from gateway.auth.passwords import Passwords
 from gateway.errors import InvalidInput, NotFound
@@ -92,6 +93,7 @@ async def delete_user(
     user = await _target(db, username)
     if user.role == Role.ADMIN.value and await _other_admins_locked(db, user) == 0:
         raise InvalidInput(LAST_ADMIN)
+    await aggregates.user_deleting(db, user.id)
     await db.execute(delete(User).where(User.id == user.id))
     return user.id
 

@@ -1,9 +1,10 @@
 """Professor views: the students of a professor's subjects and a subject's analytics.
 
-Every figure is computed by the database (COUNT / AVG / MAX with GROUP BY and EXISTS); no row
-of enrollments or attempts is loaded into Python. "Active" student: an enrolled student with a
-chat session in the subject whose last_active, or a quiz attempt in the subject whose
-created_at, falls within the last `active_days` days (GATEWAY_ACTIVE_DAYS)."""
+The figures come from the aggregates maintained at write time (gateway/analytics/aggregates.py,
+docs/analytics.md): a summary is one stored row plus an index range count, a page of progress
+one index range; no row of enrollments or attempts is read. "Active" student: an enrolled
+student with a chat session in the subject whose last_active, or a quiz attempt in the subject
+whose created_at, falls within the last `active_days` days (GATEWAY_ACTIVE_DAYS)."""
 
 from __future__ import annotations
 
@@ -11,28 +12,17 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
-    Numeric,
-    Select,
-    SQLColumnExpression,
-    String,
-    bindparam,
-    case,
-    cast,
-    func,
     select,
-    type_coerce,
-    union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.analytics import repository
 from gateway.auth.actor import Actor, require_actor, require_role
-from gateway.db import UTCDateTime, utcnow
-from gateway.sessions.models import ChatSession, QuizAttempt
+from gateway.db import utcnow
 from gateway.subjects import service as subjects
 from gateway.subjects.models import Enrollment, Subject
 from gateway.subjects.schemas import StudentView, SubjectView
@@ -65,17 +55,12 @@ class Analytics:
     student_progress: list[Progress]
 
 
-def _rounded_avg(column: SQLColumnExpression[float]) -> ColumnElement[float]:
-    # AVG of a double is a double on both backends; round(numeric, 1) exists on both.
-    return func.round(cast(func.avg(column), Numeric), 1)
-
-
-def _later(
-    a: ColumnElement[dt.datetime], b: ColumnElement[dt.datetime]
-) -> ColumnElement[dt.datetime]:
-    """The later of two nullable timestamps (GREATEST is PostgreSQL-only, SQLite's max() is
-    NULL when either side is)."""
-    return type_coerce(case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b), UTCDateTime())
+def average(points: int, count: int) -> float | None:
+    """Mean percentage from the stored sum (in hundredths): 1 decimal, halves away from zero."""
+    if count == 0:
+        return None
+    mean = Decimal(points) / Decimal(count * 100)
+    return float(mean.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 async def authorize(
@@ -106,47 +91,15 @@ async def summary(
     return await _summary(db, subject, active_days)
 
 
-def _summary_statement() -> Select[int, int, Decimal | None]:
-    sid = bindparam("sid", type_=String())
-    since = bindparam("since", type_=UTCDateTime())
-    # Students with recent activity, as one UNION probed against the enrollments (an OR of two
-    # correlated EXISTS made PostgreSQL plan hashed subplans costly enough to trigger JIT).
-    recent = union(
-        select(ChatSession.user_id).where(
-            ChatSession.subject_id == sid, ChatSession.last_active >= since
-        ),
-        select(QuizAttempt.user_id).where(
-            QuizAttempt.subject_id == sid, QuizAttempt.created_at >= since
-        ),
-    )
-    total = select(func.count()).where(Enrollment.subject_id == sid).scalar_subquery()
-    active = (
-        select(func.count())
-        .where(Enrollment.subject_id == sid, Enrollment.student_id.in_(recent))
-        .scalar_subquery()
-    )
-    average = (
-        select(_rounded_avg(QuizAttempt.percentage))
-        .where(QuizAttempt.subject_id == sid)
-        .scalar_subquery()
-    )
-    return select(total, active, average)
-
-
-# Built once, with bound parameters: building and cache-keying these statements on every
-# request was a third of the analytics request's CPU.
-SUMMARY = _summary_statement()
-
-
 async def _summary(db: AsyncSession, subject: Subject | SubjectView, active_days: int) -> Summary:
     since = utcnow() - dt.timedelta(days=active_days)
-    row = (await db.execute(SUMMARY, {"sid": subject.id, "since": since})).one()
+    enrolled, active, attempts, points = await repository.summary_row(db, subject.id, since)
     return Summary(
         subject_id=subject.id,
         name=subject.name,
-        total_students=int(row[0]),
-        active_students=int(row[1]),
-        average_test_score=float(row[2]) if row[2] is not None else None,
+        total_students=enrolled,
+        active_students=active,
+        average_test_score=average(points, attempts),
     )
 
 
@@ -165,65 +118,18 @@ async def student_progress(
     return await _progress(db, subject.id, limit=limit, skip=skip, after=after)
 
 
-def _progress_statement() -> Select[str, int, Decimal | None, dt.datetime | None]:
-    """One page of enrolled students by username; aggregates only for that page's students."""
-    sid = bindparam("sid", type_=String())
-    page = (
-        select(User.id, User.username)
-        .join(Enrollment, Enrollment.student_id == User.id)
-        .where(Enrollment.subject_id == sid)
-        # Keyset: GraphQL pages after a username (its cursor), REST after "" with an offset.
-        .where(User.username > bindparam("after", type_=String()))
-        .order_by(User.username)
-        .limit(bindparam("limit", type_=Integer()))
-        .offset(bindparam("skip", type_=Integer()))
-        .cte("page")
-    )
-    attempts = (
-        select(
-            QuizAttempt.user_id,
-            func.count().label("n"),
-            _rounded_avg(QuizAttempt.percentage).label("average"),
-            func.max(QuizAttempt.created_at).label("last"),
-        )
-        .where(QuizAttempt.subject_id == sid, QuizAttempt.user_id.in_(select(page.c.id)))
-        .group_by(QuizAttempt.user_id)
-        .subquery()
-    )
-    sessions = (
-        select(ChatSession.user_id, func.max(ChatSession.last_active).label("last"))
-        .where(ChatSession.subject_id == sid, ChatSession.user_id.in_(select(page.c.id)))
-        .group_by(ChatSession.user_id)
-        .subquery()
-    )
-    return (
-        select(
-            page.c.username,
-            func.coalesce(attempts.c.n, 0),
-            attempts.c.average,
-            _later(attempts.c["last"], sessions.c["last"]),
-        )
-        .outerjoin(attempts, attempts.c.user_id == page.c.id)
-        .outerjoin(sessions, sessions.c.user_id == page.c.id)
-        .order_by(page.c.username)
-    )
-
-
-PROGRESS = _progress_statement()
-
-
 async def _progress(
     db: AsyncSession, sid: str, *, limit: int, skip: int, after: str = ""
 ) -> list[Progress]:
-    rows = await db.execute(PROGRESS, {"sid": sid, "limit": limit, "skip": skip, "after": after})
+    rows = await repository.progress_rows(db, sid, limit=limit, skip=skip, after=after)
     return [
         Progress(
             username=username,
-            test_count=int(count),
-            average_score=float(average) if average is not None else None,
+            test_count=count,
+            average_score=average(points, count),
             last_activity=last,
         )
-        for username, count, average, last in rows
+        for username, count, points, last in rows
     ]
 
 

@@ -43,6 +43,7 @@ from sqlalchemy.orm import aliased
 from gateway.adapters.broker import Broker
 from gateway.adapters.db_gate import GatedDatabase
 from gateway.adapters.tutor_client import Chatbot, UpstreamReply
+from gateway.analytics import aggregates
 from gateway.auth import service as auth
 from gateway.auth.actor import Actor, require_actor
 from gateway.auth.tokens import TokenClaims
@@ -323,6 +324,7 @@ async def delete_session(db: AsyncSession, actor: Actor | None, session_id: str)
     actor = require_actor(actor)
     session = await _owned(db, actor, check_session_id(session_id))
     await db.execute(delete(ChatSession).where(ChatSession.id == session.id))
+    await aggregates.session_deleted(db, session.user_id, session.subject_id)
 
 
 async def rename_session(
@@ -469,6 +471,7 @@ async def _store_reply(
     if row is None:
         raise NotFound("Session was deleted while the tutor was answering")
     subject_id, title, created_at, last_active, message_count = row
+    await aggregates.chat_touched(conn, session_id)
     assistant = None
     if text:
         assistant = await _insert_message(conn, session_id, "assistant", text, "ok")
@@ -488,6 +491,7 @@ async def _store_reply(
             insert(ATTEMPTS).values(**values, created_at=now).returning(ATTEMPTS.c.id)
         )
         attempt = QuizAttemptView.model_validate({**values, "id": attempt_id, "created_at": now})
+        await aggregates.quiz_recorded(conn, actor.id, subject_id, score.percentage, now)
     await conn.execute(
         update(MESSAGES).where(MESSAGES.c.id == user_message.id).values(status="answered")
     )
@@ -669,6 +673,7 @@ async def send_message(
             if subject != data.asignatura:
                 raise InvalidInput(f"Session {data.id} is about subject {subject}")
             user_message = await _insert_message(conn, data.id, "user", data.text, "sent")
+            await aggregates.chat_touched(conn, data.id)
     except IntegrityError as exc:  # the subject (or the caller) was deleted after the check
         raise NotFound("Subject not found") from exc
     await _publish(broker, actor.id, user_message)
@@ -732,6 +737,7 @@ async def answer_question(
         )
         if claimed.rowcount != 1:
             raise Conflict("This question was already answered")
+        await aggregates.chat_touched(conn, session_id)
         user_message = await _insert_message(conn, session_id, "user", answer, "sent")
     await _publish(broker, actor.id, user_message)
     return await _ask(

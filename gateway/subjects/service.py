@@ -16,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from gateway.analytics import aggregates
+from gateway.analytics import repository as analytics
 from gateway.auth.actor import Actor, require_actor, require_role
 from gateway.db import utcnow
 from gateway.errors import (
@@ -134,13 +136,7 @@ _SUBJECT_COLUMNS = (
 _PROFESSOR_COLUMNS = tuple(
     getattr(Professor, c.key).label(f"prof_{c.key}") for c in users.PROFILE_COLUMNS
 )
-_STUDENT_COUNT = (
-    select(func.count())
-    .where(Enrollment.subject_id == Subject.id)
-    .correlate(Subject)
-    .scalar_subquery()
-    .label("student_count")
-)
+_STUDENT_COUNT = analytics.stored_student_count(Subject.id).label("student_count")
 
 
 def _subject_rows(with_professor: bool, with_count: bool) -> Select[tuple[object, ...]]:
@@ -248,15 +244,7 @@ async def enrolled_subjects(db: AsyncSession, actor: Actor | None) -> list[Subje
 
 
 async def student_counts(db: AsyncSession, subject_ids: Iterable[str]) -> dict[str, int]:
-    ids = list(set(subject_ids))
-    if not ids:
-        return {}
-    rows = await db.execute(
-        select(Enrollment.subject_id, func.count())
-        .where(Enrollment.subject_id.in_(ids))
-        .group_by(Enrollment.subject_id)
-    )
-    return {sid: count for sid, count in rows}
+    return await analytics.student_counts(db, set(subject_ids))
 
 
 async def enrolled_among(
@@ -436,6 +424,7 @@ async def enroll(db: AsyncSession, actor: Actor | None, subject_id: str) -> Subj
         raise NotFound("Subject not found") from exc
     if inserted is None:
         raise AlreadyEnrolled("Student already enrolled")
+    await aggregates.enrolled(db, actor.id, subject_id)
     return view
 
 
@@ -450,4 +439,5 @@ async def unenroll(db: AsyncSession, actor: Actor | None, subject_id: str) -> Su
     )
     if removed is None:
         raise NotFound("Not enrolled in subject")
+    await aggregates.unenrolled(db, actor.id, subject_id)
     return view

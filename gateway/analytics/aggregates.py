@@ -1,0 +1,224 @@
+"""Keeping the analytics aggregates exact: one call per write path, in the writer's transaction.
+
+Every change is a single SQL statement that adds to (or subtracts from) the stored value, or an
+upsert that does, so concurrent writers never lose a count: the database serialises them on the
+row. Nothing is read into Python and written back. The figures (docs/analytics.md):
+
+- subject_stats: enrolled students, quiz attempts and the sum of their percentages;
+- subject_student_stats: per (subject, student) attempts, percentage sum, last quiz, last chat
+  session activity, their later one, and whether the student is enrolled.
+
+A session delete is the one write that can lower a maximum (the student's last chat activity):
+there the value is recomputed in SQL from that student's remaining sessions in the subject,
+after locking the aggregate row so that the recomputation sees every committed touch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+    true,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from gateway.analytics.models import StudentStats, SubjectStats
+from gateway.db import UTCDateTime
+from gateway.sessions.models import ChatSession
+from gateway.users.models import User
+
+Executor = AsyncSession | AsyncConnection
+SUBJECT = cast(Table, SubjectStats.__table__)
+STUDENT = cast(Table, StudentStats.__table__)
+SESSIONS = cast(Table, ChatSession.__table__)
+USERS = cast(Table, User.__table__)
+PAIR = ["subject_id", "student_id"]
+
+
+def hundredths(percentage: float) -> int:
+    """A quiz percentage (two decimals, sessions/quiz.py) as an exact integer."""
+    return round(percentage * 100)
+
+
+def later(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[dt.datetime]:
+    """The later of two nullable timestamps, on both engines (GREATEST is PostgreSQL-only and
+    SQLite's max() is NULL when either side is)."""
+    return type_coerce(case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b), UTCDateTime())
+
+
+def _dialect(db: Executor) -> Any:
+    name = db.dialect.name if isinstance(db, AsyncConnection) else db.get_bind().dialect.name
+    return postgresql if name == "postgresql" else sqlite
+
+
+def _is_postgres(db: Executor) -> bool:
+    return _dialect(db) is postgresql
+
+
+async def _add_to_subject(
+    db: Executor, subject_id: str, *, enrolled: int = 0, attempts: int = 0, hundredths: int = 0
+) -> None:
+    insert = _dialect(db).insert(SUBJECT)
+    statement = insert.values(
+        subject_id=subject_id,
+        enrolled_count=enrolled,
+        attempt_count=attempts,
+        percentage_hundredths=hundredths,
+    ).on_conflict_do_update(
+        index_elements=["subject_id"],
+        set_={
+            "enrolled_count": SUBJECT.c.enrolled_count + insert.excluded.enrolled_count,
+            "attempt_count": SUBJECT.c.attempt_count + insert.excluded.attempt_count,
+            "percentage_hundredths": SUBJECT.c.percentage_hundredths
+            + insert.excluded.percentage_hundredths,
+        },
+    )
+    await db.execute(statement)
+
+
+async def enrolled(db: Executor, student_id: uuid.UUID, subject_id: str) -> None:
+    """After an enrollment row was inserted (not after a duplicate that inserted nothing)."""
+    insert = _dialect(db).insert(STUDENT)
+    row = select(
+        literal(subject_id), USERS.c.id, USERS.c.username, true(), literal(0), literal(0)
+    ).where(USERS.c.id == student_id)
+    columns = ["subject_id", "student_id", "username", "enrolled", "attempt_count"]
+    statement = insert.from_select([*columns, "percentage_hundredths"], row).on_conflict_do_update(
+        index_elements=PAIR, set_={"enrolled": true()}
+    )
+    await db.execute(statement)
+    await _add_to_subject(db, subject_id, enrolled=1)
+
+
+async def unenrolled(db: Executor, student_id: uuid.UUID, subject_id: str) -> None:
+    """After an enrollment row was deleted (its student's figures in the subject stay)."""
+    await db.execute(
+        update(STUDENT)
+        .where(STUDENT.c.subject_id == subject_id, STUDENT.c.student_id == student_id)
+        .values(enrolled=false())
+    )
+    await _add_to_subject(db, subject_id, enrolled=-1)
+
+
+async def quiz_recorded(
+    db: Executor, student_id: uuid.UUID, subject_id: str, percentage: float, at: dt.datetime
+) -> None:
+    """After a quiz attempt was inserted."""
+    points = hundredths(percentage)
+    insert = _dialect(db).insert(STUDENT)
+    when = literal(at, UTCDateTime())
+    row = select(
+        literal(subject_id),
+        USERS.c.id,
+        USERS.c.username,
+        false(),
+        literal(1),
+        literal(points),
+        when,
+        when,
+    ).where(USERS.c.id == student_id)
+    columns = ["subject_id", "student_id", "username", "enrolled", "attempt_count"]
+    columns += ["percentage_hundredths", "last_quiz_at", "last_activity_at"]
+    statement = insert.from_select(columns, row).on_conflict_do_update(
+        index_elements=PAIR,
+        set_={
+            "attempt_count": STUDENT.c.attempt_count + 1,
+            "percentage_hundredths": STUDENT.c.percentage_hundredths
+            + insert.excluded.percentage_hundredths,
+            "last_quiz_at": later(STUDENT.c.last_quiz_at, insert.excluded.last_quiz_at),
+            "last_activity_at": later(STUDENT.c.last_activity_at, insert.excluded.last_quiz_at),
+        },
+    )
+    await db.execute(statement)
+    await _add_to_subject(db, subject_id, attempts=1, hundredths=points)
+
+
+async def chat_touched(db: Executor, session_id: str) -> None:
+    """After a chat session was created or its last_active moved forward: its owner's last
+    chat activity in its subject becomes the later of the stored one and the session's."""
+    insert = _dialect(db).insert(STUDENT)
+    row = (
+        select(
+            SESSIONS.c.subject_id,
+            SESSIONS.c.user_id,
+            USERS.c.username,
+            false(),
+            literal(0),
+            literal(0),
+            SESSIONS.c.last_active,
+            SESSIONS.c.last_active,
+        )
+        .join(USERS, USERS.c.id == SESSIONS.c.user_id)
+        .where(SESSIONS.c.id == session_id)
+    )
+    columns = ["subject_id", "student_id", "username", "enrolled", "attempt_count"]
+    columns += ["percentage_hundredths", "last_chat_at", "last_activity_at"]
+    statement = insert.from_select(columns, row).on_conflict_do_update(
+        index_elements=PAIR,
+        set_={
+            "last_chat_at": later(STUDENT.c.last_chat_at, insert.excluded.last_chat_at),
+            "last_activity_at": later(STUDENT.c.last_activity_at, insert.excluded.last_chat_at),
+        },
+    )
+    await db.execute(statement)
+
+
+async def session_deleted(db: Executor, student_id: uuid.UUID | str, subject_id: str) -> None:
+    """After one of the student's chat sessions in the subject was deleted: the last chat
+    activity is recomputed from the sessions that remain (a few rows, by index)."""
+    student_id = uuid.UUID(str(student_id))
+    pair = (STUDENT.c.subject_id == subject_id) & (STUDENT.c.student_id == student_id)
+    if _is_postgres(db):
+        # Wait for concurrent touches of this row to commit, so that the recomputation below
+        # (a new snapshot under READ COMMITTED) sees their sessions.
+        await db.execute(select(STUDENT.c.subject_id).where(pair).with_for_update())
+    remaining = (
+        select(func.max(SESSIONS.c.last_active))
+        .where(SESSIONS.c.subject_id == subject_id, SESSIONS.c.user_id == student_id)
+        .scalar_subquery()
+    )
+    await db.execute(
+        update(STUDENT)
+        .where(pair)
+        .values(
+            last_chat_at=remaining,
+            last_activity_at=later(STUDENT.c.last_quiz_at, remaining),
+        )
+    )
+
+
+async def user_deleting(db: Executor, user_id: uuid.UUID) -> None:
+    """Before a user is deleted: the subjects' totals lose that user's share (the user's own
+    rows, enrollments, sessions and attempts then go by ON DELETE CASCADE)."""
+    if _is_postgres(db):
+        # New attempts and enrollments reference the user row (a KEY SHARE lock): holding it
+        # FOR UPDATE waits for those in flight to commit and keeps new ones out.
+        await db.execute(select(USERS.c.id).where(USERS.c.id == user_id).with_for_update())
+    mine = (STUDENT.c.student_id == user_id) & (STUDENT.c.subject_id == SUBJECT.c.subject_id)
+
+    def share(column: ColumnElement[Any]) -> Any:
+        return select(column).where(mine).scalar_subquery()
+
+    enrolled_share = case((STUDENT.c.enrolled, 1), else_=0)
+    await db.execute(
+        update(SUBJECT)
+        .where(exists().where(mine))
+        .values(
+            enrolled_count=SUBJECT.c.enrolled_count - share(enrolled_share),
+            attempt_count=SUBJECT.c.attempt_count - share(STUDENT.c.attempt_count),
+            percentage_hundredths=SUBJECT.c.percentage_hundredths
+            - share(STUDENT.c.percentage_hundredths),
+        )
+    )

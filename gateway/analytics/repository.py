@@ -1,0 +1,113 @@
+"""Every read statement of the analytics domain: the maintained aggregates, read by index.
+
+The summary is one row of subject_stats plus an index range count of the active students (the
+one figure that depends on the clock: enrolled students whose last activity is recent); a page
+of progress is one index range of subject_student_stats in username order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, cast
+
+from sqlalchemy import (
+    Integer,
+    Select,
+    SQLColumnExpression,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+    true,
+)
+
+from gateway.analytics.aggregates import Executor
+from gateway.analytics.models import StudentStats, SubjectStats
+from gateway.db import UTCDateTime
+
+SUBJECT = cast(Table, SubjectStats.__table__)
+STUDENT = cast(Table, StudentStats.__table__)
+
+
+def stored_student_count(subject_id: SQLColumnExpression[str]) -> Any:
+    """The enrolled-student count of the subject `subject_id` (a correlated column), 0 when
+    the subject has no row yet: one primary-key probe instead of counting enrollments."""
+    stored = select(SUBJECT.c.enrolled_count).where(SUBJECT.c.subject_id == subject_id)
+    return func.coalesce(stored.scalar_subquery(), 0)
+
+
+async def student_counts(db: Executor, subject_ids: set[str]) -> dict[str, int]:
+    """Enrolled-student counts of several subjects (subjects without a row are left out)."""
+    if not subject_ids:
+        return {}
+    rows = await db.execute(
+        select(SUBJECT.c.subject_id, SUBJECT.c.enrolled_count).where(
+            SUBJECT.c.subject_id.in_(subject_ids), SUBJECT.c.enrolled_count > 0
+        )
+    )
+    return {sid: int(count) for sid, count in rows}
+
+
+def _summary_statement() -> Select[Any]:
+    sid = bindparam("sid", type_=String())
+    active = (
+        select(func.count())
+        .where(
+            STUDENT.c.subject_id == sid,
+            STUDENT.c.enrolled == true(),
+            STUDENT.c.last_activity_at >= bindparam("since", type_=UTCDateTime()),
+        )
+        .scalar_subquery()
+    )
+    stored = select(
+        SUBJECT.c.enrolled_count, SUBJECT.c.attempt_count, SUBJECT.c.percentage_hundredths
+    ).where(SUBJECT.c.subject_id == sid)
+    row = stored.subquery()
+    # One row even when the subject has none stored yet (a subject nobody touched).
+    return select(
+        func.coalesce(select(row.c.enrolled_count).scalar_subquery(), 0),
+        active,
+        func.coalesce(select(row.c.attempt_count).scalar_subquery(), 0),
+        func.coalesce(select(row.c.percentage_hundredths).scalar_subquery(), 0),
+    )
+
+
+# Built once, with bound parameters: building and cache-keying statements per request costs
+# more CPU than running them.
+SUMMARY = _summary_statement()
+
+
+async def summary_row(
+    db: Executor, subject_id: str, since: dt.datetime
+) -> tuple[int, int, int, int]:
+    """(enrolled, active since `since`, attempts, percentage sum in hundredths)."""
+    row = (await db.execute(SUMMARY, {"sid": subject_id, "since": since})).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+PROGRESS = (
+    select(
+        STUDENT.c.username,
+        STUDENT.c.attempt_count,
+        STUDENT.c.percentage_hundredths,
+        STUDENT.c.last_activity_at,
+    )
+    .where(
+        STUDENT.c.subject_id == bindparam("sid", type_=String()),
+        STUDENT.c.enrolled == true(),
+        # Keyset: GraphQL pages after a username (its cursor), REST after "" with an offset.
+        STUDENT.c.username > bindparam("after", type_=String()),
+    )
+    .order_by(STUDENT.c.username)
+    .limit(bindparam("limit", type_=Integer()))
+    .offset(bindparam("skip", type_=Integer()))
+)
+
+
+async def progress_rows(
+    db: Executor, subject_id: str, *, limit: int, skip: int, after: str
+) -> list[tuple[str, int, int, dt.datetime | None]]:
+    rows = await db.execute(
+        PROGRESS, {"sid": subject_id, "limit": limit, "skip": skip, "after": after}
+    )
+    return [(name, int(n), int(points), last) for name, n, points, last in rows]
