@@ -18,7 +18,7 @@ from tests.conftest import Api
 
 async def check(settings: Settings, tmp_path: Path, *args: str) -> tuple[int, str]:
     env = cli_env(
-        GATEWAY_DATABASE_URL=settings.database_url, GATEWAY_JWT_SECRET=settings.signing_secret()
+        GATEWAY_DATABASE_URL=settings.database_url, GATEWAY_JWT_SECRET=settings.signing_secret
     )
     done = await asyncio.to_thread(run_cli, "check-aggregates", *args, cwd=tmp_path, env=env)
     assert not done.stderr, done.stderr
