@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from gateway.analytics import live
 from gateway.analytics.models import StudentStats, SubjectStats
 from gateway.db import UTCDateTime
 from gateway.sessions.models import ChatSession
@@ -100,6 +101,7 @@ async def enrolled(db: Executor, student_id: uuid.UUID, subject_id: str) -> None
     )
     await db.execute(statement)
     await _add_to_subject(db, subject_id, enrolled=1)
+    live.announce(db, subject_id, student_id)
 
 
 async def unenrolled(db: Executor, student_id: uuid.UUID, subject_id: str) -> None:
@@ -110,6 +112,7 @@ async def unenrolled(db: Executor, student_id: uuid.UUID, subject_id: str) -> No
         .values(enrolled=false())
     )
     await _add_to_subject(db, subject_id, enrolled=-1)
+    live.announce(db, subject_id, student_id)
 
 
 async def quiz_recorded(

@@ -7,6 +7,7 @@ of progress is one index range of subject_student_stats in username order."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     SQLColumnExpression,
     String,
     Table,
+    Uuid,
     bindparam,
     func,
     select,
@@ -111,3 +113,25 @@ async def progress_rows(
         PROGRESS, {"sid": subject_id, "limit": limit, "skip": skip, "after": after}
     )
     return [(name, int(n), int(points), last) for name, n, points, last in rows]
+
+
+PROGRESS_OF_STUDENT = select(
+    STUDENT.c.username,
+    STUDENT.c.attempt_count,
+    STUDENT.c.percentage_hundredths,
+    STUDENT.c.last_activity_at,
+).where(
+    STUDENT.c.subject_id == bindparam("sid", type_=String()),
+    STUDENT.c.student_id == bindparam("student", type_=Uuid()),
+    STUDENT.c.enrolled == true(),
+)
+
+
+async def progress_row_of(
+    db: Executor, subject_id: str, student_id: uuid.UUID
+) -> tuple[str, int, int, dt.datetime | None] | None:
+    """One enrolled student's row (a primary-key read); None when not enrolled."""
+    row = (
+        await db.execute(PROGRESS_OF_STUDENT, {"sid": subject_id, "student": student_id})
+    ).one_or_none()
+    return None if row is None else (row[0], int(row[1]), int(row[2]), row[3])

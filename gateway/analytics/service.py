@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -20,9 +21,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.analytics import repository
+from gateway.adapters.broker import Broker
+from gateway.analytics import live, repository
 from gateway.auth.actor import Actor, require_actor, require_role
-from gateway.db import utcnow
+from gateway.db import Database, utcnow
+from gateway.errors import DomainError
 from gateway.subjects import service as subjects
 from gateway.subjects.models import Enrollment, Subject
 from gateway.subjects.schemas import StudentView, SubjectView
@@ -147,6 +150,60 @@ async def subject_analytics(
         summary=await _summary(db, subject, active_days),
         student_progress=await _progress(db, subject.id, limit=limit, skip=skip),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a live subscriber receives: the subject's summary and the changed student's row
+    (None when that student is not enrolled, e.g. after unenrolling)."""
+
+    subject: SubjectView
+    summary: Summary
+    student: Progress | None
+
+
+async def watch_subject(
+    database: Database,
+    broker: Broker,
+    actor: Actor | None,
+    subject_id: str,
+    reread_caller: Callable[[], Awaitable[Actor | None]],
+    *,
+    active_days: int,
+) -> AsyncGenerator[Change, None]:
+    """The subject's figures each time a quiz completes or an enrollment changes, from any
+    process. Authorized now as the analytics query is, so a refusal comes before any event;
+    before each event the caller is re-read and re-authorized (a demoted professor, a deleted
+    account or a deleted subject ends the stream with that error)."""
+    async with database.read() as db:
+        await authorize(db, actor, subject_id)
+    return _changes(database, broker, subject_id, reread_caller, active_days)
+
+
+async def _changes(
+    database: Database,
+    broker: Broker,
+    subject_id: str,
+    reread_caller: Callable[[], Awaitable[Actor | None]],
+    active_days: int,
+) -> AsyncGenerator[Change, None]:
+    async with broker.subscribe(live.channel(subject_id)) as queue:
+        while True:
+            event = await queue.get()
+            actor = await reread_caller()
+            async with database.read() as db:
+                found = await subjects.get_subject_views(db, actor, [subject_id])
+                view = found[0]
+                if isinstance(view, DomainError):
+                    raise view
+                await authorize(db, actor, subject_id, known=view)
+                summary = await _summary(db, view, active_days)
+                row = await repository.progress_row_of(db, subject_id, uuid.UUID(event["student"]))
+            student = None
+            if row is not None:
+                name, count, points, last = row
+                student = Progress(name, count, average(points, count), last)
+            yield Change(view, summary, student)
 
 
 async def my_students(

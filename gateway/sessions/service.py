@@ -43,7 +43,7 @@ from sqlalchemy.orm import aliased
 from gateway.adapters.broker import Broker
 from gateway.adapters.db_gate import GatedDatabase
 from gateway.adapters.tutor_client import Chatbot, UpstreamReply
-from gateway.analytics import aggregates
+from gateway.analytics import aggregates, live
 from gateway.auth import service as auth
 from gateway.auth.actor import Actor, require_actor
 from gateway.auth.tokens import TokenClaims
@@ -641,6 +641,8 @@ async def _ask(
         raise NotFound("Session was deleted while the tutor was answering") from exc
     if assistant_view is not None:
         await _publish(broker, actor.id, assistant_view)
+    if attempt_view is not None:
+        await live.publish(broker, attempt_view.subject_id, actor.id)
     return ChatResult(
         session=view,
         user_message=user_message.model_copy(update={"status": "answered"}),
