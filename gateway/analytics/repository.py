@@ -19,6 +19,7 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     func,
+    literal,
     select,
     true,
 )
@@ -61,17 +62,14 @@ def _summary_statement() -> Select[Any]:
         )
         .scalar_subquery()
     )
-    stored = select(
-        SUBJECT.c.enrolled_count, SUBJECT.c.attempt_count, SUBJECT.c.percentage_hundredths
-    ).where(SUBJECT.c.subject_id == sid)
-    row = stored.subquery()
-    # One row even when the subject has none stored yet (a subject nobody touched).
+    # One row even when the subject has no stored row yet (nobody enrolled or took a quiz).
+    one = select(literal(1).label("one")).subquery("one")
     return select(
-        func.coalesce(select(row.c.enrolled_count).scalar_subquery(), 0),
+        func.coalesce(SUBJECT.c.enrolled_count, 0),
         active,
-        func.coalesce(select(row.c.attempt_count).scalar_subquery(), 0),
-        func.coalesce(select(row.c.percentage_hundredths).scalar_subquery(), 0),
-    )
+        func.coalesce(SUBJECT.c.attempt_count, 0),
+        func.coalesce(SUBJECT.c.percentage_hundredths, 0),
+    ).select_from(one.outerjoin(SUBJECT, SUBJECT.c.subject_id == sid))
 
 
 # Built once, with bound parameters: building and cache-keying statements per request costs
