@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -118,34 +119,66 @@ async def unenrolled(db: Executor, student_id: uuid.UUID, subject_id: str) -> No
 async def quiz_recorded(
     db: Executor, student_id: uuid.UUID, subject_id: str, percentage: float, at: dt.datetime
 ) -> None:
-    """After a quiz attempt was inserted."""
-    points = hundredths(percentage)
+    """After a quiz attempt was inserted (outside the chat flow: tests, tools)."""
+    await reply_stored(db, student_id, subject_id, None, Attempt(percentage, at))
+
+
+class AttemptFacts(Protocol):
+    @property
+    def percentage(self) -> float: ...
+
+    @property
+    def created_at(self) -> dt.datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    percentage: float
+    created_at: dt.datetime
+
+
+async def reply_stored(
+    db: Executor,
+    student_id: uuid.UUID,
+    subject_id: str,
+    chat_at: dt.datetime | None,
+    attempt: AttemptFacts | None,
+) -> None:
+    """After the tutor's reply was stored: the session's new last_active (`chat_at`) and the
+    attempt, when the reply completed a quiz, in one upsert of the student's row (plus the
+    subject's row for an attempt)."""
+    points = 0 if attempt is None else hundredths(attempt.percentage)
+    attempts = 0 if attempt is None else 1
     insert = _dialect(db).insert(STUDENT)
-    when = literal(at, UTCDateTime())
+    chat = literal(chat_at, UTCDateTime())
+    quiz = literal(None if attempt is None else attempt.created_at, UTCDateTime())
     row = select(
         literal(subject_id),
         USERS.c.id,
         USERS.c.username,
         false(),
-        literal(1),
+        literal(attempts),
         literal(points),
-        when,
-        when,
+        quiz,
+        chat,
+        later(quiz, chat),
     ).where(USERS.c.id == student_id)
     columns = ["subject_id", "student_id", "username", "enrolled", "attempt_count"]
-    columns += ["percentage_hundredths", "last_quiz_at", "last_activity_at"]
+    columns += ["percentage_hundredths", "last_quiz_at", "last_chat_at", "last_activity_at"]
+    new = insert.excluded
     statement = insert.from_select(columns, row).on_conflict_do_update(
         index_elements=PAIR,
         set_={
-            "attempt_count": STUDENT.c.attempt_count + 1,
-            "percentage_hundredths": STUDENT.c.percentage_hundredths
-            + insert.excluded.percentage_hundredths,
-            "last_quiz_at": later(STUDENT.c.last_quiz_at, insert.excluded.last_quiz_at),
-            "last_activity_at": later(STUDENT.c.last_activity_at, insert.excluded.last_quiz_at),
+            "attempt_count": STUDENT.c.attempt_count + new.attempt_count,
+            "percentage_hundredths": STUDENT.c.percentage_hundredths + new.percentage_hundredths,
+            "last_quiz_at": later(STUDENT.c.last_quiz_at, new.last_quiz_at),
+            "last_chat_at": later(STUDENT.c.last_chat_at, new.last_chat_at),
+            "last_activity_at": later(STUDENT.c.last_activity_at, new.last_activity_at),
         },
     )
     await db.execute(statement)
-    await _add_to_subject(db, subject_id, attempts=1, hundredths=points)
+    if attempts:
+        await _add_to_subject(db, subject_id, attempts=1, hundredths=points)
 
 
 async def chat_touched(db: Executor, session_id: str) -> None:

@@ -471,7 +471,6 @@ async def _store_reply(
     if row is None:
         raise NotFound("Session was deleted while the tutor was answering")
     subject_id, title, created_at, last_active, message_count = row
-    await aggregates.chat_touched(conn, session_id)
     assistant = None
     if text:
         assistant = await _insert_message(conn, session_id, "assistant", text, "ok")
@@ -491,7 +490,7 @@ async def _store_reply(
             insert(ATTEMPTS).values(**values, created_at=now).returning(ATTEMPTS.c.id)
         )
         attempt = QuizAttemptView.model_validate({**values, "id": attempt_id, "created_at": now})
-        await aggregates.quiz_recorded(conn, actor.id, subject_id, score.percentage, now)
+    await aggregates.reply_stored(conn, actor.id, subject_id, last_active, attempt)
     await conn.execute(
         update(MESSAGES).where(MESSAGES.c.id == user_message.id).values(status="answered")
     )
