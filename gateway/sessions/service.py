@@ -490,10 +490,11 @@ async def _store_reply(
             insert(ATTEMPTS).values(**values, created_at=now).returning(ATTEMPTS.c.id)
         )
         attempt = QuizAttemptView.model_validate({**values, "id": attempt_id, "created_at": now})
-    await aggregates.reply_stored(conn, actor.id, subject_id, last_active, attempt)
     await conn.execute(
         update(MESSAGES).where(MESSAGES.c.id == user_message.id).values(status="answered")
     )
+    # Last: the subject's aggregate row is every completion's lock; hold it until commit only.
+    await aggregates.reply_stored(conn, actor.id, subject_id, last_active, attempt)
     view = SessionView(
         id=session_id,
         user_id=str(actor.id),
