@@ -100,6 +100,31 @@ SELECT
 """
 
 
+# "floor (aggregates)" (FLOOR_AGGREGATES=1): the same answers read from the aggregates the
+# gateway maintains at write time (docs/analytics.md) instead of rescanning the base tables.
+SUBJECTS_AGGREGATES = SUBJECTS.replace(
+    "(SELECT count(*) FROM enrollments e WHERE e.subject_id = s.id)",
+    "coalesce((SELECT st.enrolled_count FROM subject_stats st WHERE st.subject_id = s.id), 0)",
+)
+ANALYTICS_AGGREGATES = """
+SELECT
+  coalesce((SELECT enrolled_count FROM subject_stats WHERE subject_id = $1), 0) AS total,
+  (SELECT count(*) FROM subject_student_stats
+   WHERE subject_id = $1 AND enrolled AND last_activity_at >= $2) AS active,
+  (SELECT round(percentage_hundredths::numeric / nullif(attempt_count * 100, 0), 1)
+   FROM subject_stats WHERE subject_id = $1) AS average,
+  ARRAY(
+    SELECT ROW(username, attempt_count,
+               round(percentage_hundredths::numeric / nullif(attempt_count * 100, 0), 1),
+               last_activity_at)
+    FROM subject_student_stats WHERE subject_id = $1 AND enrolled
+    ORDER BY username LIMIT $3 OFFSET $4
+  ) AS progress
+"""
+if os.environ.get("FLOOR_AGGREGATES") == "1":
+    SUBJECTS, ANALYTICS = SUBJECTS_AGGREGATES, ANALYTICS_AGGREGATES
+
+
 def json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 

@@ -228,11 +228,19 @@ def contenders(
     dsn: str, pgl_dir: Path | None, tracing: bool = False, workers2: bool = False
 ) -> list[Contender]:
     floor = Server("floor", 8310, uvicorn_argv("bench.floor:app", 8310), base_env(dsn))
+    # The same floor reading the maintained aggregates: the physical limit of that design.
+    floor_aggregates = Server(
+        "floor (aggregates)",
+        8314,
+        uvicorn_argv("bench.floor:app", 8314),
+        dict(base_env(dsn), FLOOR_AGGREGATES="1"),
+    )
     gateway = Server(
         "gateway", 8311, uvicorn_argv("gateway.app:create_app", 8311, factory=True), base_env(dsn)
     )
     found = [
         Contender("floor", floor, rest_ops()),
+        Contender("floor (aggregates)", floor_aggregates, rest_ops()),
         Contender("gateway REST", gateway, rest_ops()),
         Contender("gateway GraphQL", gateway, graphql_ops()),
         Contender("gateway GraphQL APQ", gateway, graphql_ops(apq)),
@@ -644,12 +652,13 @@ def slug(text: str) -> str:
 
 def table(rows: list[Row], connections: int) -> str:
     floor = {r.operation: r for r in rows if r.contender == "floor" and r.rps}
+    operations = list(dict.fromkeys(r.operation for r in rows))
     out = [
         "| operation | contender | req/s | x floor | p50 ms | p99 ms | p99 x floor | errors "
         "| server CPU ms/req |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for op in OPERATIONS:
+    for op in operations:
         for r in (r for r in rows if r.operation == op):
             if r.rps is None:
                 out.append(f"| {op} | {r.contender} | not served: {r.skipped[:60]} | | | | | | |")
@@ -697,12 +706,19 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated contender names")
     parser.add_argument("--ops", default=",".join(OPERATIONS), help="comma-separated operations")
     parser.add_argument(
+        "--sizes",
+        default="",
+        help="data-size series: comma-separated quiz-attempt counts for the big subject "
+        "(e.g. 10000,100000,1000000); measures the subjects page and the analytics at each",
+    )
+    parser.add_argument(
         "--py-spy",
         action="store_true",
         help="record py-spy stacks of the gateway per operation (bench/out/*.txt)",
     )
     args = parser.parse_args()
     args.ops = [o.strip() for o in args.ops.split(",")]
+    sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
     tools = ["wrk", "py-spy"] if args.py_spy else ["wrk"]
     missing = [tool for tool in tools if not shutil.which(tool)]
     if missing:
@@ -743,17 +759,25 @@ def main() -> None:
         # floor running it, so the machine's drift moves the ratios as little as possible.
         # With --rounds N every measurement is repeated N times (odd rounds run the contenders
         # in reverse order) and the table keeps the median of each figure.
-        for name in OPERATIONS:
-            if name not in args.ops:
-                continue
-            runs: dict[str, list[Row]] = {c.name: [] for c in chosen}
-            for round_ in range(args.rounds):
-                print(
-                    f"== {name}" + (f" (round {round_ + 1})" if args.rounds > 1 else ""), flush=True
-                )
-                for c in chosen if round_ % 2 == 0 else chosen[::-1]:
-                    runs[c.name].append(measure(c, name, tokens, args))
-            rows += [median(runs[c.name]) for c in chosen]
+        for size in sizes or [0]:
+            label = ""
+            if size:
+                took = seeding.resize_big_subject(args.dsn, size)
+                label = f" @ {size:,} attempts"
+                print(f"== {BIG} resized to {size:,} quiz attempts in {took:.1f} s", flush=True)
+            for name in OPERATIONS:
+                if name not in args.ops:
+                    continue
+                runs: dict[str, list[Row]] = {c.name: [] for c in chosen}
+                for round_ in range(args.rounds):
+                    more = f" (round {round_ + 1})" if args.rounds > 1 else ""
+                    print(f"== {name}{label}{more}", flush=True)
+                    for c in chosen if round_ % 2 == 0 else chosen[::-1]:
+                        runs[c.name].append(measure(c, name, tokens, args))
+                for c in chosen:
+                    row = median(runs[c.name])
+                    row.operation += label
+                    rows.append(row)
         for server in servers:
             assert server.proc is not None
             rss[server.name] = peak_rss_mib(server.proc.pid)

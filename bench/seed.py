@@ -5,7 +5,10 @@
 Drops and recreates the database, applies the gateway's Alembic migrations, then inserts:
 1 admin, 50 professors, 50 subjects (SUBJ01..SUBJ50, SUBJ0i taught by prof0i), 10,000 students,
 30,000 enrollments (every student is in SUBJ01, plus two other subjects), 20,000 chat sessions
-with 10 messages each (200,000 messages) and 200,000 quiz attempts (half of them in SUBJ01).
+with 10 messages each (200,000 messages) and 200,000 quiz attempts (half of them in SUBJ01);
+then the analytics aggregates are computed from those rows (gateway.analytics.check.repair,
+set-based), as migration 0004 does for an existing database. `resize_big_subject` gives SUBJ01
+another number of quiz attempts (the data-size series of bench/run.py --sizes).
 The database gets `jit = off` (unless --jit): PostgreSQL's JIT compiles the analytics statement
 on every execution and that costs more than the statement itself (210 ms instead of 72 ms here).
 Every contender runs against the same database, so the setting is the same for all of them.
@@ -21,6 +24,7 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from sqlalchemy import text
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/gw_bench_compare"
 PASSWORD = "bench-password"
@@ -190,6 +194,62 @@ async def fill(dsn: str, hashed: str, timings: list[tuple[str, float]]) -> dict[
         await conn.close()
 
 
+async def rebuild_aggregates(dsn: str) -> None:
+    """The maintained aggregates from the rows inserted above (they bypass the services)."""
+    from gateway.analytics import check
+    from gateway.config import Settings
+    from gateway.db import Database
+
+    database = Database(Settings(database_url=sqlalchemy_url(dsn)))
+    try:
+        async with database.transaction() as db:
+            await check.repair(db)
+        async with database.transaction() as db:
+            await db.execute(text("ANALYZE subject_stats, subject_student_stats"))
+    finally:
+        await database.dispose()
+
+
+def _more_attempts(start: int, stop: int) -> str:
+    """Quiz attempts number start..stop-1 of SUBJ01, spread over the 10,000 students (the
+    same row for the same number in every run)."""
+    student = f"(1 + i % {STUDENTS})"
+    return f"""
+        INSERT INTO quiz_attempts (user_id, subject_id, session_id, correct, total, percentage,
+                                   created_at)
+        SELECT md5('student' || {student})::uuid, '{BIG_SUBJECT}', 'sess-' || {student} || '-0',
+               i % 11, 10, (i % 11) * 10.0,
+               now() - ((i / {STUDENTS}) % 60) * interval '1 day' - (i % 24) * interval '1 hour'
+        FROM generate_series({start}, {stop - 1}) AS i
+        """
+
+
+async def _resize(dsn: str, attempts: int) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        have = await conn.fetchval(
+            "SELECT count(*) FROM quiz_attempts WHERE subject_id = $1", BIG_SUBJECT
+        )
+        async with conn.transaction():
+            if have > attempts:
+                await conn.execute("DELETE FROM quiz_attempts WHERE subject_id = $1", BIG_SUBJECT)
+                have = 0
+            if attempts > have:
+                await conn.execute(_more_attempts(have, attempts))
+        await conn.execute("ANALYZE quiz_attempts")
+    finally:
+        await conn.close()
+    await rebuild_aggregates(dsn)
+
+
+def resize_big_subject(dsn: str, attempts: int) -> float:
+    """Give SUBJ01 exactly `attempts` quiz attempts (set-based) and recompute the aggregates;
+    returns the seconds it took."""
+    t0 = time.perf_counter()
+    asyncio.run(_resize(dsn, attempts))
+    return time.perf_counter() - t0
+
+
 def seed(dsn: str = DEFAULT_DSN, *, jit: bool = False) -> None:
     from gateway import migrate
     from gateway.config import Settings
@@ -210,6 +270,9 @@ def seed(dsn: str = DEFAULT_DSN, *, jit: bool = False) -> None:
     timings.append(("one Argon2id hash", time.perf_counter() - t0))
 
     counts = asyncio.run(fill(dsn, hashed, timings))
+    t0 = time.perf_counter()
+    asyncio.run(rebuild_aggregates(dsn))
+    timings.append(("aggregates (check.repair)", time.perf_counter() - t0))
     for label, seconds in timings:
         print(f"  {label:<28} {seconds:6.2f} s")
     print("  rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))

@@ -1,5 +1,5 @@
 """`gateway` command line: serve, migrate, create-admin, seed-demo, export-schema, demo-chatbot,
-fetch-graphiql-assets."""
+fetch-graphiql-assets, check-aggregates."""
 
 from __future__ import annotations
 
@@ -147,6 +147,32 @@ def _seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_aggregates(args: argparse.Namespace) -> int:
+    from gateway.analytics import check
+    from gateway.db import Database
+
+    settings = Settings()
+
+    async def run() -> list[check.Difference]:
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                found = await check.consistent_differences(session)
+            if found and args.repair:  # a new transaction: it must see the latest commits
+                async with db.transaction() as session:
+                    await check.repair(session)
+            return found
+        finally:
+            await db.dispose()
+
+    found = asyncio.run(run())
+    for difference in found:
+        print(difference)
+    verdict = "repaired" if args.repair else "found"
+    print(f"{len(found)} difference(s) {verdict}" if found else "aggregates match the base tables")
+    return 1 if found else 0
+
+
 def _export_schema(args: argparse.Namespace) -> int:
     from gateway.graphql.schema import build_schema
 
@@ -223,6 +249,15 @@ def parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--password", default="demo-password-1", help="for every demo account")
     demo.set_defaults(func=_seed_demo)
+
+    aggregates = sub.add_parser(
+        "check-aggregates",
+        help="recompute the analytics aggregates from the base tables; exit 1 on a difference",
+    )
+    aggregates.add_argument(
+        "--repair", action="store_true", help="replace the stored aggregates by the recomputation"
+    )
+    aggregates.set_defaults(func=_check_aggregates)
 
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", "-o", default="schema.graphql")

@@ -17,6 +17,7 @@ from gateway.adapters.broker import Broker, build_broker
 from gateway.adapters.db_gate import GatedDatabase
 from gateway.adapters.socket_leases import SocketLeases, build_leases
 from gateway.adapters.tutor_client import Chatbot, build_http_client
+from gateway.analytics import live
 from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import Tokens
 from gateway.config import Settings
@@ -79,6 +80,7 @@ class Gateway:
             instrument_http_client(self._http)
         self._chatbot = Chatbot(self._http, self.settings)
         self._broker = build_broker(self.settings.redis_url, self.settings.redis_timeout_seconds)
+        self.db.sessionmaker.configure(info={live.BROKER: self._broker})  # after-commit events
         self._socket_leases = build_leases(
             self.settings.redis_url, self.settings.redis_timeout_seconds
         )

@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.analytics import aggregates
 from gateway.auth.actor import Actor, require_role
 from gateway.auth.passwords import Passwords
 from gateway.errors import InvalidInput, NotFound
@@ -81,6 +82,7 @@ async def delete_user(
     user = await _target(db, username)
     if user.role == Role.ADMIN.value and await _other_admins_locked(db, user) == 0:
         raise InvalidInput(LAST_ADMIN)
+    await aggregates.user_deleting(db, user.id)
     await user_rows.remove(db, user.id)
     return user.id
 

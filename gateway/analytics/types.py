@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -17,7 +19,7 @@ from gateway.graphql.pagination import (
     PageInfo,
     page,
 )
-from gateway.graphql.relay import Node, global_id, optional_key
+from gateway.graphql.relay import Node, global_id, key_of, optional_key
 from gateway.policy import MAX_PROGRESS_PAGE_SIZE
 from gateway.subjects.schemas import StudentView, SubjectView
 from gateway.users.types import UserType
@@ -115,6 +117,55 @@ async def subject_analytics(info: Info, subject: SubjectView) -> SubjectAnalytic
             known=subject,
         )
     return SubjectAnalytics.of(summary, subject)
+
+
+@strawberry.type(description="A subject's figures after a quiz completed or an enrollment changed.")
+class SubjectAnalyticsChange:
+    analytics: SubjectAnalytics
+    student: StudentProgress | None = strawberry.field(
+        description="The student whose figures changed; null when not (or no longer) enrolled."
+    )
+
+
+@strawberry.type
+class AnalyticsSubscription:
+    @strawberry.subscription(
+        description="A subject's analytics each time a quiz completes or an enrollment changes, "
+        "from any client (its professor and admins, as for Subject.analytics)."
+    )
+    async def subject_analytics_changed(
+        self, info: Info, subject_id: strawberry.ID
+    ) -> AsyncGenerator[SubjectAnalyticsChange, None]:
+        context = info.context
+        gw = context.gateway
+        changes = await service.watch_subject(
+            gw.db,
+            gw.broker,
+            await context.actor(),
+            key_of(subject_id, "Subject", "subjectId"),
+            context.fresh_actor,
+            active_days=gw.settings.active_days,
+        )
+        return _as_changes(changes)
+
+
+async def _as_changes(
+    changes: AsyncGenerator[service.Change, None],
+) -> AsyncGenerator[SubjectAnalyticsChange, None]:
+    async with aclosing(changes):
+        async for change in changes:
+            student = change.student
+            yield SubjectAnalyticsChange(
+                analytics=SubjectAnalytics.of(change.summary, change.subject),
+                student=None
+                if student is None
+                else StudentProgress(
+                    username=student.username,
+                    test_count=student.test_count,
+                    average_score=student.average_score,
+                    last_activity=student.last_activity,
+                ),
+            )
 
 
 @strawberry.type

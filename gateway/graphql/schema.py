@@ -13,7 +13,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from gateway.admin.types import AdminMutation, AdminQuery
-from gateway.analytics.types import AnalyticsQuery
+from gateway.analytics.types import AnalyticsQuery, AnalyticsSubscription
 from gateway.config import Settings
 from gateway.graphql.errors import DomainErrors, HideSuggestions
 from gateway.graphql.limits import QueryLimits
@@ -47,7 +47,7 @@ class Mutation(UsersMutation, AdminMutation, SubjectsMutation, SessionsMutation)
 
 
 @strawberry.type
-class Subscription(SessionsSubscription):
+class Subscription(SessionsSubscription, AnalyticsSubscription):
     pass
 
 

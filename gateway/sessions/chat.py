@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.adapters.broker import Broker
 from gateway.adapters.db_gate import GatedDatabase
 from gateway.adapters.tutor_client import Chatbot, UpstreamReply
+from gateway.analytics import aggregates, live
 from gateway.auth import service as auth
 from gateway.auth.actor import Actor, require_actor
 from gateway.auth.tokens import TokenClaims
@@ -139,6 +140,8 @@ async def _store_reply(
         attempt_id = await repository.insert_quiz_attempt(conn, values)
         attempt = QuizAttemptView.model_validate({**values, "id": attempt_id})
     await repository.set_message_status(conn, user_message.id, "answered")
+    # Last: the subject's aggregate row is every completion's lock; hold it until commit only.
+    await aggregates.reply_stored(conn, actor.id, subject_id, last_active, attempt)
     view = SessionView(
         id=session_id,
         user_id=str(actor.id),
@@ -248,6 +251,8 @@ async def _ask(
         raise NotFound("Session was deleted while the tutor was answering") from exc
     if assistant_view is not None:
         await _publish(broker, actor.id, assistant_view)
+    if attempt_view is not None:
+        await live.publish(broker, attempt_view.subject_id, actor.id)
     return ChatResult(
         session=view,
         user_message=user_message.model_copy(update={"status": "answered"}),
@@ -285,6 +290,7 @@ async def send_message(
             if subject != data.asignatura:
                 raise InvalidInput(f"Session {data.id} is about subject {subject}")
             user_message = await _insert_message(conn, data.id, "user", data.text, "sent")
+            await aggregates.chat_touched(conn, data.id)
     except IntegrityError as exc:  # the subject (or the caller) was deleted after the check
         raise NotFound("Subject not found") from exc
     await _publish(broker, actor.id, user_message)
@@ -338,6 +344,7 @@ async def answer_question(
             now=utcnow(),
         ):
             raise Conflict("This question was already answered")
+        await aggregates.chat_touched(conn, session_id)
         user_message = await _insert_message(conn, session_id, "user", answer, "sent")
     await _publish(broker, actor.id, user_message)
     return await _ask(

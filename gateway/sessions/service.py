@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.analytics import aggregates
 from gateway.auth.actor import Actor, require_actor
 from gateway.errors import DomainError, Forbidden, InvalidInput, NotFound
 from gateway.sessions import repository
@@ -229,6 +230,7 @@ async def delete_session(db: AsyncSession, actor: Actor | None, session_id: str)
     actor = require_actor(actor)
     session = await owned(db, actor, check_session_id(session_id))
     await repository.delete_session(db, session.id)
+    await aggregates.session_deleted(db, session.user_id, session.subject_id)
 
 
 async def rename_session(

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from gateway.analytics import repository as analytics
 from gateway.db import utcnow
 from gateway.subjects.models import Enrollment, Subject
 from gateway.subjects.schemas import SubjectRow, SubjectView
@@ -39,13 +40,7 @@ _VIEW_KEYS = tuple(c.key for c in SUBJECT_COLUMNS)
 _PROFESSOR_COLUMNS = tuple(
     getattr(Professor, c.key).label(f"prof_{c.key}") for c in user_rows.PROFILE_COLUMNS
 )
-_STUDENT_COUNT = (
-    select(func.count())
-    .where(Enrollment.subject_id == Subject.id)
-    .correlate(Subject)
-    .scalar_subquery()
-    .label("student_count")
-)
+_STUDENT_COUNT = analytics.stored_student_count(Subject.id).label("student_count")
 
 
 def subject_view(data: RowMapping) -> SubjectView:
@@ -99,11 +94,6 @@ _OF_USERS = (
     .add_columns(_LINKS.c.user_id)
     .join(_LINKS, _LINKS.c.subject_id == Subject.id)
     .order_by(_LINKS.c.user_id, Subject.id)
-)
-_STUDENT_COUNTS = (
-    select(Enrollment.subject_id, func.count())
-    .where(Enrollment.subject_id.in_(bindparam("subject_ids", expanding=True)))
-    .group_by(Enrollment.subject_id)
 )
 _ENROLLED_AMONG = select(Enrollment.subject_id).where(
     Enrollment.student_id == bindparam("student_id"),
@@ -184,14 +174,6 @@ async def of_users(
     for row in await conn.execute(_OF_USERS, {"user_ids": ids}):
         found[row.user_id].setdefault(row.id, subject_view(row._mapping))
     return {user_id: list(views.values()) for user_id, views in found.items()}
-
-
-async def student_counts(db: AsyncSession, subject_ids: Iterable[str]) -> dict[str, int]:
-    ids = list(set(subject_ids))
-    if not ids:
-        return {}
-    conn = await db.connection()
-    return {sid: count for sid, count in await conn.execute(_STUDENT_COUNTS, {"subject_ids": ids})}
 
 
 async def enrolled_among(

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.analytics import aggregates
+from gateway.analytics import repository as analytics
 from gateway.auth.actor import Actor, require_actor, require_role
 from gateway.errors import (
     AlreadyEnrolled,
@@ -145,7 +147,7 @@ async def enrolled_subjects(db: AsyncSession, actor: Actor | None) -> list[Subje
 
 async def student_counts(db: AsyncSession, subject_ids: Iterable[str]) -> dict[str, int]:
     """Enrollment counts of subjects the caller may already see: no rule of their own."""
-    return await repository.student_counts(db, subject_ids)
+    return await analytics.student_counts(db, set(subject_ids))
 
 
 async def enrolled_among(
@@ -285,6 +287,7 @@ async def enroll(db: AsyncSession, actor: Actor | None, subject_id: str) -> Subj
         raise NotFound(SUBJECT_NOT_FOUND) from exc
     if not inserted:
         raise AlreadyEnrolled("Student already enrolled")
+    await aggregates.enrolled(db, actor.id, subject_id)
     return view
 
 
@@ -294,4 +297,5 @@ async def unenroll(db: AsyncSession, actor: Actor | None, subject_id: str) -> Su
     view = await _view(db, subject_id)
     if not await repository.remove_enrollment(db, actor.id, subject_id):
         raise NotFound("Not enrolled in subject")
+    await aggregates.unenrolled(db, actor.id, subject_id)
     return view

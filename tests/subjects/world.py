@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from gateway.analytics import aggregates
 from gateway.db import utcnow
 from gateway.sessions.models import ChatSession, Message, QuizAttempt
 from gateway.users.models import Role, User
@@ -80,6 +81,7 @@ async def add_session(
             )
         )
         await db.flush()
+        await aggregates.chat_touched(db, sid)  # what the chat service does in its transaction
         for i in range(messages):
             db.add(Message(session_id=sid, role="user", content=f"question {i}"))
     return sid
@@ -96,6 +98,7 @@ async def add_attempt(
 ) -> None:
     uid = await user_id(api, username)
     correct = round(percentage / 10)
+    created_at = created_at or utcnow()
     async with api.gateway.db.transaction() as db:
         db.add(
             QuizAttempt(
@@ -105,6 +108,7 @@ async def add_attempt(
                 correct=correct,
                 total=10,
                 percentage=percentage,
-                created_at=created_at or utcnow(),
+                created_at=created_at,
             )
         )
+        await aggregates.quiz_recorded(db, uid, subject, percentage, created_at)

@@ -1,0 +1,173 @@
+"""Every read statement of the analytics domain: the maintained aggregates, read by index.
+
+The summary is one row of subject_stats plus an index range count of the active students (the
+one figure that depends on the clock: enrolled students whose last activity is recent); a page
+of progress is one index range of subject_student_stats in username order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    SQLColumnExpression,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    func,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.analytics.aggregates import Executor
+from gateway.analytics.models import StudentStats, SubjectStats
+from gateway.db import UTCDateTime
+from gateway.subjects.models import Enrollment, Subject
+from gateway.users.models import User
+
+SUBJECT = cast(Table, SubjectStats.__table__)
+STUDENT = cast(Table, StudentStats.__table__)
+
+
+def stored_student_count(subject_id: SQLColumnExpression[str]) -> Any:
+    """The enrolled-student count of the subject `subject_id` (a correlated column), 0 when
+    the subject has no row yet: one primary-key probe instead of counting enrollments."""
+    stored = select(SUBJECT.c.enrolled_count).where(SUBJECT.c.subject_id == subject_id)
+    return func.coalesce(stored.scalar_subquery(), 0)
+
+
+async def student_counts(db: Executor, subject_ids: set[str]) -> dict[str, int]:
+    """Enrolled-student counts of several subjects (subjects without a row are left out)."""
+    if not subject_ids:
+        return {}
+    rows = await db.execute(
+        select(SUBJECT.c.subject_id, SUBJECT.c.enrolled_count).where(
+            SUBJECT.c.subject_id.in_(subject_ids), SUBJECT.c.enrolled_count > 0
+        )
+    )
+    return {sid: int(count) for sid, count in rows}
+
+
+def _summary_statement() -> Select[Any]:
+    sid = bindparam("sid", type_=String())
+    active = (
+        select(func.count())
+        .where(
+            STUDENT.c.subject_id == sid,
+            STUDENT.c.enrolled == true(),
+            STUDENT.c.last_activity_at >= bindparam("since", type_=UTCDateTime()),
+        )
+        .scalar_subquery()
+    )
+    # One row even when the subject has no stored row yet (nobody enrolled or took a quiz).
+    one = select(literal(1).label("one")).subquery("one")
+    return select(
+        func.coalesce(SUBJECT.c.enrolled_count, 0),
+        active,
+        func.coalesce(SUBJECT.c.attempt_count, 0),
+        func.coalesce(SUBJECT.c.percentage_hundredths, 0),
+    ).select_from(one.outerjoin(SUBJECT, SUBJECT.c.subject_id == sid))
+
+
+# Built once, with bound parameters: building and cache-keying statements per request costs
+# more CPU than running them.
+SUMMARY = _summary_statement()
+
+
+async def summary_row(
+    db: Executor, subject_id: str, since: dt.datetime
+) -> tuple[int, int, int, int]:
+    """(enrolled, active since `since`, attempts, percentage sum in hundredths)."""
+    row = (await db.execute(SUMMARY, {"sid": subject_id, "since": since})).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+PROGRESS = (
+    select(
+        STUDENT.c.username,
+        STUDENT.c.attempt_count,
+        STUDENT.c.percentage_hundredths,
+        STUDENT.c.last_activity_at,
+    )
+    .where(
+        STUDENT.c.subject_id == bindparam("sid", type_=String()),
+        STUDENT.c.enrolled == true(),
+        # Keyset: GraphQL pages after a username (its cursor), REST after "" with an offset.
+        STUDENT.c.username > bindparam("after", type_=String()),
+    )
+    .order_by(STUDENT.c.username)
+    .limit(bindparam("limit", type_=Integer()))
+    .offset(bindparam("skip", type_=Integer()))
+)
+
+
+async def progress_rows(
+    db: Executor, subject_id: str, *, limit: int, skip: int, after: str
+) -> list[tuple[str, int, int, dt.datetime | None]]:
+    rows = await db.execute(
+        PROGRESS, {"sid": subject_id, "limit": limit, "skip": skip, "after": after}
+    )
+    return [(name, int(n), int(points), last) for name, n, points, last in rows]
+
+
+PROGRESS_OF_STUDENT = select(
+    STUDENT.c.username,
+    STUDENT.c.attempt_count,
+    STUDENT.c.percentage_hundredths,
+    STUDENT.c.last_activity_at,
+).where(
+    STUDENT.c.subject_id == bindparam("sid", type_=String()),
+    STUDENT.c.student_id == bindparam("student", type_=Uuid()),
+    STUDENT.c.enrolled == true(),
+)
+
+
+async def progress_row_of(
+    db: Executor, subject_id: str, student_id: uuid.UUID
+) -> tuple[str, int, int, dt.datetime | None] | None:
+    """One enrolled student's row (a primary-key read); None when not enrolled."""
+    row = (
+        await db.execute(PROGRESS_OF_STUDENT, {"sid": subject_id, "student": student_id})
+    ).one_or_none()
+    return None if row is None else (row[0], int(row[1]), int(row[2]), row[3])
+
+
+async def students_page(
+    db: AsyncSession,
+    *,
+    teacher_id: uuid.UUID | None,
+    subject_id: str | None,
+    limit: int,
+    skip: int,
+    after: str | None,
+) -> tuple[list[User], dict[uuid.UUID, list[str]]]:
+    """Students enrolled in the subjects of `teacher_id` (every subject when None), or in
+    `subject_id` only, by username after `after`; and each one's codes among those subjects."""
+    visible: ColumnElement[bool] = (
+        Enrollment.subject_id.is_not(None)
+        if teacher_id is None
+        else Enrollment.subject_id.in_(select(Subject.id).where(Subject.professor_id == teacher_id))
+    )
+    wanted = visible if subject_id is None else Enrollment.subject_id == subject_id
+    students = select(User).where(User.id.in_(select(Enrollment.student_id).where(wanted)))
+    if after is not None:
+        students = students.where(User.username > after)
+    page = list(await db.scalars(students.order_by(User.username).limit(limit).offset(skip)))
+    codes: dict[uuid.UUID, list[str]] = defaultdict(list)
+    if page:
+        rows = await db.execute(
+            select(Enrollment.student_id, Enrollment.subject_id)
+            .where(visible, Enrollment.student_id.in_([u.id for u in page]))
+            .order_by(Enrollment.student_id, Enrollment.subject_id)
+        )
+        for uid, sid in rows:
+            codes[uid].append(sid)
+    return page, codes
