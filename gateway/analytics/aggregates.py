@@ -182,6 +182,18 @@ PAIR_CHAT_RECOMPUTED = (
     .values(last_chat_at=_REMAINING, last_activity_at=later(STUDENT.c.last_quiz_at, _REMAINING))
 )
 USER_LOCK = select(USERS.c.id).where(USERS.c.id == STUDENT_ID).with_for_update()
+# The subjects a user's deletion changes, locked in one order: an UPDATE locks rows in scan
+# order, so two deletions sharing subjects could otherwise take them in opposite orders.
+USER_SUBJECTS_LOCK = (
+    select(SUBJECT.c.subject_id)
+    .where(
+        SUBJECT.c.subject_id.in_(
+            select(STUDENT.c.subject_id).where(STUDENT.c.student_id == STUDENT_ID)
+        )
+    )
+    .order_by(SUBJECT.c.subject_id)
+    .with_for_update()
+)
 
 
 def _user_share_removed() -> Any:
@@ -298,4 +310,5 @@ async def user_deleting(db: Executor, user_id: uuid.UUID) -> None:
         # New attempts and enrollments reference the user row (a KEY SHARE lock): holding it
         # FOR UPDATE waits for those in flight to commit and keeps new ones out.
         await db.execute(USER_LOCK, {"student": user_id})
+        await db.execute(USER_SUBJECTS_LOCK, {"student": user_id})
     await db.execute(USER_SHARE_REMOVED, {"student": user_id})

@@ -15,7 +15,7 @@ from gateway.analytics import check
 from gateway.analytics.aggregates import SUBJECT
 from gateway.users.models import Role
 from tests.conftest import Api, _base_url
-from tests.subjects.world import bearer
+from tests.subjects.world import add_attempt, bearer
 from tests.upstream_stub import Stub
 
 QUIZZES = 50
@@ -103,3 +103,49 @@ async def test_concurrent_quizzes_and_enrollments_keep_exact_counts(
         assert await check.differences(db) == []
     r = await api.client.get("/professor/subjects/INF001/analytics", headers=bearer(admin))
     assert r.json()["total_students"] == QUIZZES + MOVERS - MOVERS // 2
+
+
+DELETED = 12
+SHARED = ("INF001", "INF002", "INF003", "INF004")
+
+
+@pytest.mark.parametrize("mode", [MODE])
+async def test_concurrent_user_deletions_sharing_subjects_all_succeed(api: Api, mode: str) -> None:
+    """Each deletion subtracts its user's share from every subject the user touched: the
+    subjects' rows are locked in one order, so deletions sharing subjects wait for each other
+    instead of deadlocking (a deadlock would be a 500 for one of them)."""
+    admin = await api.user("root_admin", Role.ADMIN)
+    await api.user("prof_ana", Role.PROFESSOR)
+    for code in SHARED:
+        r = await api.client.post(
+            "/subjects",
+            json={"subject_id": code, "name": code, "professor_id": "prof_ana"},
+            headers=bearer(admin),
+        )
+        assert r.status_code == 201
+    keeper = await api.user("keeper", Role.STUDENT)
+    students = [await api.user(f"leaver{i:02d}", Role.STUDENT) for i in range(DELETED)]
+    for i, token in enumerate([keeper, *students]):
+        # Each enrolls in the shared subjects in a different order and takes a quiz in each.
+        for code in SHARED[i % 4 :] + SHARED[: i % 4]:
+            r = await api.client.post(f"/subjects/{code}/enroll", headers=bearer(token))
+            assert r.status_code == 200
+            await add_attempt(api, "keeper" if i == 0 else f"leaver{i - 1:02d}", code, 5.0 * i)
+
+    def delete(i: int) -> Callable[[], Awaitable[Any]]:
+        return lambda: api.client.delete(f"/admin/users/leaver{i:02d}", headers=bearer(admin))
+
+    # Alternate directions so that, unordered, two deletions would meet in opposite orders.
+    order = [
+        i
+        for pair in zip(range(DELETED // 2), range(DELETED - 1, DELETED // 2 - 1, -1), strict=True)
+        for i in pair
+    ]
+    responses = await together(mode, [delete(i) for i in order])
+    assert [r.status_code for r in responses] == [204] * DELETED, [r.text for r in responses]
+    async with api.gateway.db.transaction() as db:
+        counts = dict(
+            (await db.execute(select(SUBJECT.c.subject_id, SUBJECT.c.enrolled_count))).all()
+        )
+        assert counts == dict.fromkeys(SHARED, 1)
+        assert await check.differences(db) == []
