@@ -101,6 +101,10 @@ def translate(exc: BaseException) -> DomainError | None:
         sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
         if sqlstate == "57014" or "statement timeout" in text or "canceling statement" in text:
             return ServiceUnavailable("Query took too long")
+        # 40P01 deadlock, 40001 serialization failure: the transaction was rolled back whole,
+        # so the same request may simply be sent again.
+        if sqlstate in ("40P01", "40001"):
+            return ServiceUnavailable("Database busy, try again")
         # 08: connection exception; 57P0x: shutting down / starting up; 53300: too many clients
         unavailable = sqlstate.startswith(("08", "57P")) or sqlstate == "53300"
         if (

@@ -26,6 +26,8 @@ class DriverError(Exception):
         ("53300", "sorry, too many clients already"),
         ("57014", "canceling statement due to statement timeout"),
         (None, "database is locked"),
+        ("40P01", "deadlock detected"),
+        ("40001", "could not serialize access due to concurrent update"),
     ],
 )
 def test_unavailable_database(sqlstate: str | None, message: str) -> None:
