@@ -1,54 +1,11 @@
-"""Subject analytics and the professor's students, on REST and GraphQL with the same figures."""
+"""The REST face of subject analytics and the professor's students (and GraphQL's analytics
+figures checked against REST's)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
-from gateway.db import utcnow
-from gateway.users.models import Role
+from tests.analytics.world import ANALYTICS, analytics_world, close, when
 from tests.conftest import Api
-from tests.subjects.world import World, add_attempt, add_session, bearer, make_world
-
-
-def ago(days: float) -> dt.datetime:
-    return utcnow() - dt.timedelta(days=days)
-
-
-async def analytics_world(api: Api) -> tuple[World, dict[str, dt.datetime]]:
-    """INF001 (prof_ana): gabriel active by a quiz, alba active by a chat, carlos inactive
-    (activity 15-20 days ago), diana never active; maria is not enrolled but took a quiz."""
-    w = await make_world(api)
-    for name in ("alba", "carlos", "diana"):
-        token = await api.user(name, Role.STUDENT)
-        r = await api.client.post("/subjects/INF001/enroll", headers=bearer(token))
-        assert r.status_code == 200
-        if name == "alba":
-            for code in ("INF002", "MAT002"):
-                await api.client.post(f"/subjects/{code}/enroll", headers=bearer(token))
-    times = {
-        "gabriel": ago(1),
-        "alba": ago(2),
-        "carlos": ago(15),
-    }
-    await add_session(api, "gabriel", "INF001", last_active=ago(30))
-    await add_attempt(api, "gabriel", "INF001", 80.0, created_at=ago(3))
-    await add_attempt(api, "gabriel", "INF001", 90.0, created_at=times["gabriel"])
-    await add_attempt(api, "gabriel", "MAT002", 10.0, created_at=ago(1))  # another subject
-    await add_session(api, "alba", "INF001", last_active=times["alba"])
-    await add_session(api, "alba", "INF001", last_active=ago(9))
-    await add_session(api, "carlos", "INF001", last_active=times["carlos"])
-    await add_attempt(api, "carlos", "INF001", 70.0, created_at=ago(20))
-    await add_attempt(api, "maria", "INF001", 34.0, created_at=ago(1))
-    return w, times
-
-
-def when(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
-
-
-def close(a: dt.datetime | None, b: dt.datetime | None) -> bool:
-    return a == b or (a is not None and b is not None and abs((a - b).total_seconds()) < 0.001)
+from tests.subjects.world import bearer
 
 
 async def test_rest_analytics(api: Api) -> None:
@@ -129,17 +86,6 @@ async def test_rest_analytics_errors(api: Api) -> None:
     assert r.status_code == 404 and r.json() == {"detail": "Subject not found"}
 
 
-ANALYTICS = """query($id: ID!, $first: Int!, $after: String) {
-  subject(id: $id) { analytics {
-    subjectCode name totalStudents activeStudents averageTestScore
-    studentProgress(first: $first, after: $after) {
-      nodes { username testCount averageScore lastActivity }
-      pageInfo { hasNextPage endCursor }
-    }
-  } }
-}"""
-
-
 async def test_graphql_analytics_matches_rest(api: Api) -> None:
     w, _ = await analytics_world(api)
     rest = (
@@ -174,22 +120,6 @@ async def test_graphql_analytics_matches_rest(api: Api) -> None:
         (p["username"], p["test_count"], p["average_score"], when(p["last_activity"]))
         for p in rest["student_progress"]
     ]
-
-
-async def test_graphql_analytics_errors(api: Api) -> None:
-    w, _ = await analytics_world(api)
-
-    def code(body: dict[str, Any]) -> str:
-        return str(body["errors"][0]["extensions"]["code"])
-
-    for token in (w.juan, w.gabriel):
-        body = await api.gql(ANALYTICS, {"id": "INF001", "first": 5}, token=token)
-        assert code(body) == "FORBIDDEN"
-        assert body["data"] == {"subject": {"analytics": None}}
-    body = await api.gql(ANALYTICS, {"id": "INF001", "first": 1001}, token=w.ana)
-    assert code(body) == "BAD_USER_INPUT"
-    body = await api.gql(ANALYTICS, {"id": "NOPE", "first": 5}, token=w.ana)
-    assert code(body) == "NOT_FOUND"
 
 
 async def test_professor_students(api: Api) -> None:
@@ -235,36 +165,3 @@ async def test_professor_students_errors(api: Api) -> None:
     assert r.status_code == 404
     r = await api.client.get("/professor/students?limit=101", headers=bearer(w.ana))
     assert r.status_code == 422
-
-
-MY_STUDENTS = """query($subjectId: ID, $first: Int!, $after: String) {
-  myStudents(subjectId: $subjectId, first: $first, after: $after) {
-    edges { subjectCodes node { username fullName email } } pageInfo { hasNextPage endCursor }
-  }
-}"""
-
-
-async def test_graphql_my_students(api: Api) -> None:
-    w, _ = await analytics_world(api)
-    body = await api.gql(MY_STUDENTS, {"first": 3}, token=w.ana)
-    page = body["data"]["myStudents"]
-    assert [(e["node"]["username"], e["subjectCodes"]) for e in page["edges"]] == [
-        ("alba", ["INF001", "INF002"]),
-        ("carlos", ["INF001"]),
-        ("diana", ["INF001"]),
-    ]
-    assert page["pageInfo"]["hasNextPage"] is True
-    body = await api.gql(
-        MY_STUDENTS, {"first": 3, "after": page["pageInfo"]["endCursor"]}, token=w.ana
-    )
-    assert [e["node"]["username"] for e in body["data"]["myStudents"]["edges"]] == ["gabriel"]
-    cases: list[tuple[dict[str, Any], str | None, str]] = [
-        ({"first": 5}, None, "UNAUTHENTICATED"),
-        ({"first": 5}, w.gabriel, "FORBIDDEN"),
-        ({"first": 5, "subjectId": "MAT002"}, w.ana, "FORBIDDEN"),
-        ({"first": 5, "subjectId": "NOPE"}, w.ana, "NOT_FOUND"),
-        ({"first": 101}, w.ana, "BAD_USER_INPUT"),
-    ]
-    for variables, token, expected in cases:
-        body = await api.gql(MY_STUDENTS, variables, token=token)
-        assert body["errors"][0]["extensions"]["code"] == expected, variables
