@@ -50,27 +50,42 @@ async def _db(request: Request) -> AsyncIterator[AsyncSession]:
 DB = Annotated[AsyncSession, Depends(_db, scope="function")]
 
 
-async def _caller(request: Request, token: str | None) -> Actor:
-    """The caller read on a pooled connection of its own (Database.statements), as GraphQL
-    reads it: a route that needs nothing more, like the profile, then never sets up its
-    session's connection. A missing or bad token is a 401 before any connection."""
-    gw = gateway(request)
-    claims = auth.identify(gw.tokens, token)
-    async with gw.db.statements() as conn:
-        actor = await auth.actor_from_claims(conn, claims)
+async def _actor(
+    request: Request, db: DB, token: Annotated[str | None, Depends(bearer)]
+) -> Actor | None:
+    """The caller, if the request carries a token (a bad one is a 401)."""
+    if not token:
+        return None
+    actor = await auth.actor_from_token(db, gateway(request).tokens, token)
     request.state.actor = actor
     return actor
 
 
-async def _actor(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Actor | None:
-    """The caller, if the request carries a token (a bad one is a 401)."""
-    return await _caller(request, token) if token else None
-
-
-async def _signed_in(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Actor:
+async def _signed_in(
+    request: Request, db: DB, token: Annotated[str | None, Depends(bearer)]
+) -> Actor:
     """The caller of a route that needs a login. Dependencies run before FastAPI validates
     the body, so an anonymous request is a 401 whatever its body, as in the legacy API."""
-    return await _caller(request, token)
+    actor = await auth.actor_from_token(db, gateway(request).tokens, token)
+    request.state.actor = actor
+    return actor
+
+
+async def _caller_alone(
+    request: Request, token: Annotated[str | None, Depends(bearer)]
+) -> Actor | None:
+    """The caller read on a pooled connection of its own (Database.statements), as GraphQL
+    reads it, for a route that needs nothing but the caller (the profile): its request
+    session then never connects. Routes that read more keep CurrentActor, whose lookup shares
+    their session's connection instead of checking out a second one."""
+    if not token:
+        return None
+    gw = gateway(request)
+    claims = auth.identify(gw.tokens, token)  # a bad token is a 401 before any connection
+    async with gw.db.statements() as conn:
+        actor = await auth.actor_from_claims(conn, claims)
+    request.state.actor = actor
+    return actor
 
 
 async def _claims(request: Request, token: Annotated[str | None, Depends(bearer)]) -> TokenClaims:
@@ -80,5 +95,6 @@ async def _claims(request: Request, token: Annotated[str | None, Depends(bearer)
 
 
 CurrentActor = Annotated[Actor | None, Depends(_actor)]
+CallerAlone = Annotated[Actor | None, Depends(_caller_alone)]
 SignedIn = Annotated[Actor, Depends(_signed_in)]
 Claims = Annotated[TokenClaims, Depends(_claims)]
