@@ -73,11 +73,7 @@ async def actor_from_token(
     """The caller of a request, a WebSocket operation or a subscription event: the token
     proves identity only; one statement reads the caller's row and subject codes, so the actor
     carries its profile."""
-    return await actor_from_claims(db, identify(tokens, token))
-
-
-async def actor_from_claims(db: AsyncSession | AsyncConnection, claims: TokenClaims) -> Actor:
-    """actor_from_token's database half, for a caller that verified the token already."""
+    claims = identify(tokens, token)
     profile = await user_rows.profile_by_id(db, claims.user_id)
     if profile is None:
         raise Unauthenticated("Could not validate credentials")

@@ -71,23 +71,6 @@ async def _signed_in(
     return actor
 
 
-async def _caller_alone(
-    request: Request, token: Annotated[str | None, Depends(bearer)]
-) -> Actor | None:
-    """The caller read on a pooled connection of its own (Database.statements), as GraphQL
-    reads it, for a route that needs nothing but the caller (the profile): its request
-    session then never connects. Routes that read more keep CurrentActor, whose lookup shares
-    their session's connection instead of checking out a second one."""
-    if not token:
-        return None
-    gw = gateway(request)
-    claims = auth.identify(gw.tokens, token)  # a bad token is a 401 before any connection
-    async with gw.db.statements() as conn:
-        actor = await auth.actor_from_claims(conn, claims)
-    request.state.actor = actor
-    return actor
-
-
 async def _claims(request: Request, token: Annotated[str | None, Depends(bearer)]) -> TokenClaims:
     """The verified token only, for operations that read the caller in their own first
     statement on their own connection (the chat flow); anonymous is a 401 before the body."""
@@ -95,6 +78,5 @@ async def _claims(request: Request, token: Annotated[str | None, Depends(bearer)
 
 
 CurrentActor = Annotated[Actor | None, Depends(_actor)]
-CallerAlone = Annotated[Actor | None, Depends(_caller_alone)]
 SignedIn = Annotated[Actor, Depends(_signed_in)]
 Claims = Annotated[TokenClaims, Depends(_claims)]

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from gateway.rest.deps import DB, CallerAlone, CurrentActor, SignedIn
+from gateway.rest.deps import DB, CurrentActor, SignedIn
 from gateway.users import service
 from gateway.users.models import Role
 from gateway.users.schemas import Preferences, ProfileUpdate, UserView
@@ -35,7 +35,7 @@ class ProfileOut(UserOut):
 
 
 @router.get("/me", response_model=ProfileOut)
-async def read_me(db: DB, actor: CallerAlone) -> ProfileOut:
+async def read_me(db: DB, actor: CurrentActor) -> ProfileOut:
     return ProfileOut.of(await service.me(db, actor))
 
 
