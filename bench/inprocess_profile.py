@@ -1,4 +1,5 @@
-"""CPU per request for the profile (`me`) on both faces, in-process (httpx ASGI transport, client
+"""CPU per request for the profile (`me`), the subjects page and the sessions list on both faces,
+in-process (httpx ASGI transport, client
 CPU included), on a scratch PostgreSQL database: an A/B between two checkouts without wrk.
 
     taskset -c 1 python -m bench.inprocess_profile            # this checkout
@@ -21,16 +22,15 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from gateway import migrate
-from gateway.admin.service import create_user
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.users.models import Role
-from gateway.users.schemas import RegisterInput
+from gateway.seed import DEMO_PASSWORD, seed
 
 ADMIN_DSN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 N = int(os.environ.get("N", "2500"))
-PASSWORD = "correct-horse-battery"
 ME = "{ me { username email fullName role preferences { theme notifications } } }"
+SUBJECTS = "{ subjects(first: 20) { nodes { id name professor { fullName } studentCount } } }"
+SESSIONS = "{ sessions(first: 20) { nodes { id title messageCount lastActive } } }"
 
 
 async def measure(label: str, call: Callable[[], Awaitable[None]]) -> None:
@@ -42,7 +42,7 @@ async def measure(label: str, call: Callable[[], Awaitable[None]]) -> None:
         for _ in range(N):
             await call()
         best.append((time.process_time() - started) / N * 1000)
-    print(f"{label}: {min(best):.3f} ms CPU/request (best of 3 x {N})")
+    print(f"{label}: {min(best):.3f} ms CPU/request (best of 3 x {N})", flush=True)
 
 
 async def main() -> None:
@@ -65,29 +65,38 @@ async def main() -> None:
         app = create_app(settings)
         async with LifespanManager(app):
             gw = app.state.gateway
-            async with gw.db.transaction() as db:
-                user = RegisterInput(
-                    username="ana",
-                    email="ana@example.com",
-                    password=PASSWORD,
-                    full_name="Ana",
-                    role=Role.STUDENT,
-                )
-                await create_user(db, gw.passwords, user)
+            await seed(gw.db, gw.passwords)  # subjects, enrollments, sessions and messages
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                token = await client.post("/token", data={"username": "ana", "password": PASSWORD})
+                form = {"username": "sofia", "password": DEMO_PASSWORD}
+                token = await client.post("/token", data=form)
                 headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
 
-                async def rest() -> None:
-                    assert (await client.get("/users/me", headers=headers)).status_code == 200
+                def rest(path: str) -> Callable[[], Awaitable[None]]:
+                    async def call() -> None:
+                        assert (await client.get(path, headers=headers)).status_code == 200
 
-                async def graphql() -> None:
-                    r = await client.post("/graphql", json={"query": ME}, headers=headers)
-                    assert r.status_code == 200 and "errors" not in r.json(), r.text
+                    return call
 
-                await measure("REST profile", rest)
-                await measure("GraphQL profile", graphql)
+                def graphql(query: str) -> Callable[[], Awaitable[None]]:
+                    async def call() -> None:
+                        r = await client.post("/graphql", json={"query": query}, headers=headers)
+                        assert r.status_code == 200 and "errors" not in r.json(), r.text
+
+                    return call
+
+                ops = {
+                    "REST profile": rest("/users/me"),
+                    "GraphQL profile": graphql(ME),
+                    "REST subjects page": rest("/subjects?page=1&limit=20"),
+                    "GraphQL subjects page": graphql(SUBJECTS),
+                    "REST sessions list": rest("/sessions"),
+                    "GraphQL sessions list": graphql(SESSIONS),
+                }
+                only = os.environ.get("OPS")
+                for label, call in ops.items():
+                    if only is None or any(part in label for part in only.split(",")):
+                        await measure(label, call)
     finally:
         conn = await asyncpg.connect(ADMIN_DSN)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

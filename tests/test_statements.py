@@ -26,14 +26,22 @@ def typed(rows: list[Any]) -> list[list[tuple[type, Any]]]:
 
 
 async def samples(conn: AsyncConnection, stmt: Statement) -> list[dict[str, Any]]:
-    """Parameter sets: literal samples as given; a column sample draws up to five of its
-    seeded values (the i-th set takes the i-th value of each column)."""
+    """Parameter sets: literal samples as given; column samples draw up to five seeded rows
+    together (columns of one table come from the same row: a session's owner and its subject),
+    the i-th set taking the i-th row."""
     drawn: dict[str, list[Any]] = {}
+    columns = {
+        name: sample
+        for name, sample in stmt.sample.items()
+        if isinstance(sample, ColumnElement | QueryableAttribute)
+    }
+    if columns:
+        picked = list(columns.values())
+        found = (await conn.execute(select(*picked).distinct().order_by(*picked).limit(5))).all()
+        for index, name in enumerate(columns):
+            drawn[name] = [row[index] for row in found]
     for name, sample in stmt.sample.items():
-        if isinstance(sample, ColumnElement | QueryableAttribute):
-            found = await conn.execute(select(sample).distinct().order_by(sample).limit(5))
-            drawn[name] = list(found.scalars())
-        else:
+        if name not in columns:
             drawn[name] = [sample]
     count = max((len(v) for v in drawn.values()), default=1)
     return [{k: v[i % len(v)] for k, v in drawn.items()} for i in range(count)]

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -16,6 +17,7 @@ from gateway.admin.types import AdminMutation, AdminQuery
 from gateway.analytics.types import AnalyticsQuery, AnalyticsSubscription
 from gateway.config import Settings
 from gateway.graphql.errors import DomainErrors, HideSuggestions
+from gateway.graphql.hooks import ClassifiedHooksRunner
 from gateway.graphql.limits import QueryLimits
 from gateway.graphql.nodes import NodeQuery
 from gateway.graphql.persisted import PersistedQueryRegistration
@@ -56,6 +58,12 @@ class GatewaySchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Errors are logged once, by DomainErrors, and only when they are unexpected."""
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        """Hooks classified once per extension class (gateway/graphql/hooks.py)."""
+        return ClassifiedHooksRunner(execution_context=execution_context, extensions=extensions)
 
     async def execute(
         self,

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.sessions.models import ChatSession, Message, QuizAttempt
+from gateway.statements import Statement
 from gateway.subjects.models import Enrollment, Subject
 from gateway.users.models import User
 
@@ -71,7 +72,11 @@ def _sessions() -> Select[Any]:
     ).select_from(SESSIONS.join(USERS, USERS.c.id == SESSIONS.c.user_id))
 
 
-SESSION_BY_ID = _sessions().where(SESSIONS.c.id == bindparam("session_id"))
+SESSION_BY_ID = Statement(
+    _sessions().where(SESSIONS.c.id == bindparam("session_id")),
+    name="sessions.by_id",
+    sample={"session_id": SESSIONS.c.id},
+)
 # A row of any width: the callers read columns by name.
 AnyRow = Row[*tuple[Any, ...]]
 SessionRow = AnyRow
@@ -99,12 +104,27 @@ def _sessions_page(by_subject: bool, after: bool) -> Select[Any]:
 
 
 # A user's sessions, most recently active first: one statement per (subject filter, keyset).
-SESSION_PAGES = {(s, a): _sessions_page(s, a) for s in (False, True) for a in (False, True)}
+SESSION_PAGES = {
+    (s, a): Statement(
+        _sessions_page(s, a),
+        name=f"sessions.page[subject={s},after={a}]",
+        # Owner and subject drawn from the same rows; a keyset after every session.
+        sample={
+            "user_id": SESSIONS.c.user_id,
+            "subject": SESSIONS.c.subject_id,
+            "after_active": dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
+            "after_id": "",
+            "limit": 50,
+            "skip": 0,
+        },
+    )
+    for s in (False, True)
+    for a in (False, True)
+}
 
 
 async def session_by_id(db: AsyncSession, session_id: str) -> SessionRow | None:
-    conn = await db.connection()
-    return (await conn.execute(SESSION_BY_ID, {"session_id": session_id})).one_or_none()
+    return await SESSION_BY_ID.one_or_none(db, session_id=session_id)
 
 
 async def sessions_by_ids(db: AsyncSession, session_ids: Sequence[str]) -> Sequence[SessionRow]:
@@ -126,45 +146,59 @@ async def sessions_page(
         params["subject"] = subject
     if after is not None:
         params["after_active"], params["after_id"] = after
-    conn = await db.connection()
     statement = SESSION_PAGES[(bool(subject), after is not None)]
-    return (await conn.execute(statement, params)).all()
+    return await statement.all(db, **params)
 
 
 # --- messages: reading -----------------------------------------------------------------------
 
-_RANKED = (
-    select(
-        MESSAGES,
-        func.row_number()
-        .over(partition_by=MESSAGES.c.session_id, order_by=MESSAGES.c.id)
-        .label("rn"),
+
+def _messages_pages(sessions: ColumnElement[bool]) -> Select[Any]:
+    """One page of messages for each session `sessions` picks, oldest first, in ONE statement:
+    a window function numbers each session's messages."""
+    ranked = (
+        select(
+            MESSAGES,
+            func.row_number()
+            .over(partition_by=MESSAGES.c.session_id, order_by=MESSAGES.c.id)
+            .label("rn"),
+        )
+        .where(
+            # Only sessions of the owner given: the caller of a loader path sees nobody else's.
+            MESSAGES.c.session_id.in_(
+                select(SESSIONS.c.id).where(sessions, SESSIONS.c.user_id == bindparam("owner_id"))
+            ),
+            MESSAGES.c.id > bindparam("after_id"),
+        )
+        .subquery()
     )
-    .where(
-        # Only sessions of the owner given: the caller of a loader path sees nobody else's.
-        MESSAGES.c.session_id.in_(
-            select(SESSIONS.c.id).where(
-                SESSIONS.c.id.in_(bindparam("session_ids", expanding=True)),
-                SESSIONS.c.user_id == bindparam("owner_id"),
-            )
-        ),
-        MESSAGES.c.id > bindparam("after_id"),
+    return (
+        select(
+            ranked.c.id,
+            ranked.c.session_id,
+            ranked.c.role,
+            ranked.c.content,
+            ranked.c.status,
+            ranked.c.created_at,
+        )
+        .where(ranked.c.rn > bindparam("skip"), ranked.c.rn <= bindparam("last"))
+        .order_by(ranked.c.session_id, ranked.c.id)
     )
-    .subquery()
-)
-# One page of messages for each of several sessions, oldest first, in ONE statement: a window
-# function numbers each session's messages.
-MESSAGES_PAGES = (
-    select(
-        _RANKED.c.id,
-        _RANKED.c.session_id,
-        _RANKED.c.role,
-        _RANKED.c.content,
-        _RANKED.c.status,
-        _RANKED.c.created_at,
-    )
-    .where(_RANKED.c.rn > bindparam("skip"), _RANKED.c.rn <= bindparam("last"))
-    .order_by(_RANKED.c.session_id, _RANKED.c.id)
+
+
+MESSAGES_PAGES = _messages_pages(SESSIONS.c.id.in_(bindparam("session_ids", expanding=True)))
+# One session's page (REST's messages page, a lone `session.messages`): on the statement
+# runner, which takes no list parameters.
+MESSAGES_PAGE = Statement(
+    _messages_pages(SESSIONS.c.id == bindparam("session_id")),
+    name="sessions.messages_page",
+    sample={
+        "session_id": SESSIONS.c.id,
+        "owner_id": SESSIONS.c.user_id,
+        "after_id": 0,
+        "skip": 0,
+        "last": 50,
+    },
 )
 
 
@@ -177,14 +211,16 @@ async def messages_pages(
     skip: int,
     after_id: int,
 ) -> Sequence[AnyRow]:
-    conn = await db.connection()
-    params = {
-        "session_ids": list(session_ids),
+    params: dict[str, Any] = {
         "owner_id": owner_id,
         "after_id": after_id,
         "skip": skip,
         "last": skip + limit,
     }
+    if len(session_ids) == 1:
+        return await MESSAGES_PAGE.all(db, session_id=session_ids[0], **params)
+    conn = await db.connection()
+    params["session_ids"] = list(session_ids)
     return (await conn.execute(MESSAGES_PAGES, params)).all()
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from sqlalchemy import Integer, RowMapping, Select, String, bindparam, delete, func, select
+from sqlalchemy import Integer, Select, String, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from sqlalchemy.orm import aliased
 
 from gateway.analytics import repository as analytics
 from gateway.db import utcnow
+from gateway.statements import Statement
 from gateway.subjects.models import Enrollment, Subject
 from gateway.subjects.schemas import SubjectRow, SubjectView
 from gateway.users import repository as user_rows
@@ -43,7 +45,7 @@ _PROFESSOR_COLUMNS = tuple(
 _STUDENT_COUNT = analytics.stored_student_count(Subject.id).label("student_count")
 
 
-def subject_view(data: RowMapping) -> SubjectView:
+def subject_view(data: Mapping[Any, Any]) -> SubjectView:
     """The one SubjectView mapper: a row of SUBJECT_COLUMNS."""
     return SubjectView.model_construct(**{k: data[k] for k in _VIEW_KEYS})
 
@@ -55,7 +57,7 @@ def _subject_rows(with_professor: bool, with_count: bool) -> Select[tuple[object
     return select(*columns).outerjoin(Professor, Professor.id == Subject.professor_id)
 
 
-def _row(data: RowMapping, with_professor: bool, with_count: bool) -> SubjectRow:
+def _row(data: Mapping[Any, Any], with_professor: bool, with_count: bool) -> SubjectRow:
     view = subject_view(data)
     professor: UserView | None = None
     if with_professor and view.professor_id is not None:
@@ -77,10 +79,24 @@ def _catalogue(with_professor: bool, with_count: bool) -> Select[tuple[object, .
 
 # One per look-ahead shape (professor asked or not, studentCount asked or not).
 _CATALOGUE = {(p, c): _catalogue(p, c) for p in (False, True) for c in (False, True)}
-_ONE_WITH_COUNT = _subject_rows(False, True).where(
-    Subject.id == bindparam("subject_id", type_=String())
+_PAGE_SAMPLE = {"after": "", "limit": 50, "skip": 0}
+# The unfiltered pages (the hot ones) on the statement runner; filters add clauses per call.
+_CATALOGUE_PAGES = {
+    (p, c): Statement(
+        select_, name=f"subjects.catalogue[professor={p},count={c}]", sample=_PAGE_SAMPLE
+    )
+    for (p, c), select_ in _CATALOGUE.items()
+}
+_ONE_WITH_COUNT = Statement(
+    _subject_rows(False, True).where(Subject.id == bindparam("subject_id", type_=String())),
+    name="subjects.one_with_count",
+    sample={"subject_id": Subject.id},
 )
-_ONE = _subject_rows(False, False).where(Subject.id == bindparam("subject_id", type_=String()))
+_ONE = Statement(
+    _subject_rows(False, False).where(Subject.id == bindparam("subject_id", type_=String())),
+    name="subjects.one",
+    sample={"subject_id": Subject.id},
+)
 _BY_ID = _subject_rows(False, False).where(Subject.id.in_(bindparam("subject_ids", expanding=True)))
 _ENROLLED_BY = (
     _subject_rows(False, False)
@@ -122,6 +138,10 @@ async def catalogue(
 ) -> list[SubjectRow]:
     """A page of the catalogue by code; with_professor and with_count add the professors and
     enrollment counts to the same statement."""
+    params = {"limit": limit, "skip": skip, "after": after}
+    if professor_id is None and professor_username is None and not name_contains:
+        page = await _CATALOGUE_PAGES[(with_professor, with_count)].all(db, **params)
+        return [_row(row._asdict(), with_professor, with_count) for row in page]
     query = _CATALOGUE[(with_professor, with_count)]
     if professor_id is not None:
         query = query.where(Subject.professor_id == professor_id)
@@ -130,20 +150,18 @@ async def catalogue(
     if name_contains:
         query = query.where(Subject.name.ilike(f"%{escape_like(name_contains)}%", escape="\\"))
     conn = await db.connection()
-    rows = await conn.execute(query, {"limit": limit, "skip": skip, "after": after})
+    rows = await conn.execute(query, params)
     return [_row(row._mapping, with_professor, with_count) for row in rows]
 
 
 async def row_with_count(db: AsyncSession, subject_id: str) -> SubjectRow | None:
-    conn = await db.connection()
-    row = (await conn.execute(_ONE_WITH_COUNT, {"subject_id": subject_id})).one_or_none()
-    return None if row is None else _row(row._mapping, False, True)
+    row = await _ONE_WITH_COUNT.one_or_none(db, subject_id=subject_id)
+    return None if row is None else _row(row._asdict(), False, True)
 
 
 async def view_by_id(db: AsyncSession, subject_id: str) -> SubjectView | None:
-    conn = await db.connection()
-    row = (await conn.execute(_ONE, {"subject_id": subject_id})).one_or_none()
-    return None if row is None else subject_view(row._mapping)
+    row = await _ONE.one_or_none(db, subject_id=subject_id)
+    return None if row is None else subject_view(row._asdict())
 
 
 async def views_by_id(db: AsyncSession, subject_ids: Iterable[str]) -> dict[str, SubjectView]:
