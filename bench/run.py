@@ -216,8 +216,8 @@ WORKERS_LABEL = "2 workers on both cores"  # no comma: --only splits on commas
 def two_worker_contenders(dsn: str) -> list[Contender]:
     """The gateway as deployed on a 2-core machine: two uvicorn workers, not pinned, so they
     share the cores with wrk (pinned to CPU 1). CPU per request counts every worker."""
-    argv = uvicorn_argv("gateway.app:create_app", 8314, factory=True, workers=2)
-    server = Server(f"gateway ({WORKERS_LABEL})", 8314, argv, base_env(dsn), pinned=False)
+    argv = uvicorn_argv("gateway.app:create_app", 8315, factory=True, workers=2)
+    server = Server(f"gateway ({WORKERS_LABEL})", 8315, argv, base_env(dsn), pinned=False)
     return [
         Contender(f"gateway REST ({WORKERS_LABEL})", server, rest_ops()),
         Contender(f"gateway GraphQL ({WORKERS_LABEL})", server, graphql_ops()),
@@ -742,6 +742,9 @@ def main() -> None:
         names = {n.strip().lower() for n in args.only.split(",")}
         chosen = [c for c in chosen if c.name.lower() in names]
     servers = list({id(c.server): c.server for c in chosen}.values())
+    ports = [server.port for server in servers]
+    # Two servers on one port: the second fails to bind and the first answers for both.
+    assert len(set(ports)) == len(ports), f"contenders share a port: {sorted(ports)}"
     if args.tracing:
         sink = Server(
             "otlp sink",
