@@ -120,15 +120,13 @@ async def _progress(
     db: AsyncSession, sid: str, *, limit: int, skip: int, after: str = ""
 ) -> list[Progress]:
     rows = await repository.progress_rows(db, sid, limit=limit, skip=skip, after=after)
-    return [
-        Progress(
-            username=username,
-            test_count=count,
-            average_score=average(points, count),
-            last_activity=last,
-        )
-        for username, count, points, last in rows
-    ]
+    return [_progress_of(row) for row in rows]
+
+
+def _progress_of(row: tuple[str, int, int, dt.datetime | None]) -> Progress:
+    """A stored (username, attempts, points in hundredths, last activity) row."""
+    username, count, points, last = row
+    return Progress(username, count, average(points, count), last)
 
 
 async def subject_analytics(
@@ -194,11 +192,7 @@ async def _changes(
                 await authorize(db, actor, subject_id, known=view)
                 summary = await _summary(db, view, active_days)
                 row = await repository.progress_row_of(db, subject_id, uuid.UUID(event["student"]))
-            student = None
-            if row is not None:
-                name, count, points, last = row
-                student = Progress(name, count, average(points, count), last)
-            yield Change(view, summary, student)
+            yield Change(view, summary, None if row is None else _progress_of(row))
 
 
 async def my_students(

@@ -37,6 +37,15 @@ class StudentProgress:
     average_score: float | None = strawberry.field(description="0-100, null without attempts.")
     last_activity: dt.datetime | None
 
+    @classmethod
+    def of(cls, progress: service.Progress) -> StudentProgress:
+        return cls(
+            username=progress.username,
+            test_count=progress.test_count,
+            average_score=progress.average_score,
+            last_activity=progress.last_activity,
+        )
+
 
 def _by_username(progress: StudentProgress) -> tuple[str]:
     return (progress.username,)
@@ -92,15 +101,7 @@ class SubjectAnalytics(Node):
                 after=request.after[0] if request.after else "",
                 known=self.subject_view,
             )
-        nodes = [
-            StudentProgress(
-                username=r.username,
-                test_count=r.test_count,
-                average_score=r.average_score,
-                last_activity=r.last_activity,
-            )
-            for r in rows
-        ]
+        nodes = [StudentProgress.of(r) for r in rows]
         return Connection.of(nodes, request, _by_username)
 
 
@@ -154,17 +155,9 @@ async def _as_changes(
 ) -> AsyncGenerator[SubjectAnalyticsChange, None]:
     async with aclosing(changes):
         async for change in changes:
-            student = change.student
             yield SubjectAnalyticsChange(
                 analytics=SubjectAnalytics.of(change.summary, change.subject),
-                student=None
-                if student is None
-                else StudentProgress(
-                    username=student.username,
-                    test_count=student.test_count,
-                    average_score=student.average_score,
-                    last_activity=student.last_activity,
-                ),
+                student=None if change.student is None else StudentProgress.of(change.student),
             )
 
 
