@@ -6,20 +6,26 @@ CPU included), on a scratch PostgreSQL database: an A/B between two checkouts wi
     cd ../other-checkout && PYTHONPATH=. taskset -c 1 python -m bench.inprocess_profile
 
 Run the two checkouts alternately, several times, pinned to one core: single runs on a shared
-2-core machine vary by 10-20 %.
+2-core machine vary by 10-20 %. `PROFILE=tottime` (or `cumulative`) prints a cProfile of each
+chosen operation (`OPS=`) instead of timing it. `DRIVER=asgi` calls the ASGI app directly, without
+an HTTP client: the CPU measured is then the server's alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import os
+import pstats
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
+import orjson
 from asgi_lifespan import LifespanManager
+from starlette.types import ASGIApp, Message, Scope
 
 from gateway import migrate
 from gateway.app import create_app
@@ -28,6 +34,11 @@ from gateway.seed import DEMO_PASSWORD, seed
 
 ADMIN_DSN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 N = int(os.environ.get("N", "2500"))
+# "asgi": call the app directly (server CPU alone); "httpx" (default): through httpx's ASGI
+# transport, client CPU included, as the earlier rounds measured.
+DRIVER = os.environ.get("DRIVER", "httpx")
+ROUNDS = int(os.environ.get("ROUNDS", "3"))  # the best round counts: steal and noise only add
+PROFILE = os.environ.get("PROFILE")  # "tottime" or "cumulative": cProfile instead of timing
 ME = "{ me { username email fullName role preferences { theme notifications } } }"
 SUBJECTS = "{ subjects(first: 20) { nodes { id name professor { fullName } studentCount } } }"
 SESSIONS = "{ sessions(first: 20) { nodes { id title messageCount lastActive } } }"
@@ -36,13 +47,76 @@ SESSIONS = "{ sessions(first: 20) { nodes { id title messageCount lastActive } }
 async def measure(label: str, call: Callable[[], Awaitable[None]]) -> None:
     for _ in range(300):
         await call()
+    if PROFILE:
+        await profile(label, call)
+        return
     best = []
-    for _ in range(3):
+    for _ in range(ROUNDS):
         started = time.process_time()
         for _ in range(N):
             await call()
         best.append((time.process_time() - started) / N * 1000)
-    print(f"{label}: {min(best):.3f} ms CPU/request (best of 3 x {N})", flush=True)
+    print(f"{label}: {min(best):.3f} ms CPU/request (best of {ROUNDS} x {N})", flush=True)
+
+
+def asgi_call(
+    app: ASGIApp, method: str, target: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> Callable[[], Awaitable[None]]:
+    """One request straight into the ASGI app, no HTTP client: the CPU measured is the server's
+    alone (DRIVER=asgi), as uvicorn would call it minus the protocol parsing."""
+    path, _, query = target.partition("?")
+    head = [(b"host", b"bench"), *headers]
+    if body:
+        head += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+
+    async def call() -> None:
+        scope: Scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": head,
+            "client": ("127.0.0.1", 50000),
+            "server": ("bench", 80),
+        }
+        sent = False
+        status = 0
+        chunks: list[bytes] = []
+
+        async def receive() -> Message:
+            nonlocal sent
+            if sent:
+                await asyncio.Event().wait()  # never: no disconnect during a request
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await app(scope, receive, send)
+        assert status == 200 and b'"errors"' not in b"".join(chunks), b"".join(chunks)
+
+    return call
+
+
+async def profile(label: str, call: Callable[[], Awaitable[None]]) -> None:
+    """Where the time goes: cProfile over N calls, the top 40 functions (client included)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(N):
+        await call()
+    profiler.disable()
+    print(f"== {label}: cProfile over {N} requests, sorted by {PROFILE}", flush=True)
+    pstats.Stats(profiler).sort_stats(str(PROFILE)).print_stats(40)
 
 
 async def main() -> None:
@@ -72,13 +146,22 @@ async def main() -> None:
                 token = await client.post("/token", data=form)
                 headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
 
+                raw_headers = [(b"authorization", headers["Authorization"].encode())]
+
                 def rest(path: str) -> Callable[[], Awaitable[None]]:
+                    if DRIVER == "asgi":
+                        return asgi_call(app, "GET", path, raw_headers)
+
                     async def call() -> None:
                         assert (await client.get(path, headers=headers)).status_code == 200
 
                     return call
 
                 def graphql(query: str) -> Callable[[], Awaitable[None]]:
+                    if DRIVER == "asgi":
+                        body = orjson.dumps({"query": query})
+                        return asgi_call(app, "POST", "/graphql", raw_headers, body)
+
                     async def call() -> None:
                         r = await client.post("/graphql", json={"query": query}, headers=headers)
                         assert r.status_code == 200 and "errors" not in r.json(), r.text
@@ -86,6 +169,9 @@ async def main() -> None:
                     return call
 
                 ops = {
+                    # The fixed cost of each face: no statement, no caller.
+                    "REST liveness": rest("/health"),
+                    "GraphQL typename": graphql("{ __typename }"),
                     "REST profile": rest("/users/me"),
                     "GraphQL profile": graphql(ME),
                     "REST subjects page": rest("/subjects?page=1&limit=20"),
