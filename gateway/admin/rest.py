@@ -8,11 +8,12 @@ from pydantic import BaseModel, Field
 
 from gateway.admin import service
 from gateway.rest.deps import DB, CurrentActor, Limit, SignedIn, Skip
+from gateway.rest.routing import SessionRoute
 from gateway.users.models import Role
 from gateway.users.rest import UserOut
 from gateway.users.schemas import ROLE_PATTERN
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=SessionRoute)
 UsernamePath = Annotated[str, Path(max_length=254)]
 
 

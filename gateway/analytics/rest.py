@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from gateway.analytics import service
 from gateway.policy import MAX_PROGRESS_PAGE_SIZE
 from gateway.rest.deps import DB, GW, CurrentActor, Limit, Skip
+from gateway.rest.routing import SessionRoute
 
-router = APIRouter(prefix="/professor", tags=["professor"])
+router = APIRouter(prefix="/professor", tags=["professor"], route_class=SessionRoute)
 
 
 class StudentOut(BaseModel):

@@ -7,10 +7,11 @@ from pydantic import BaseModel
 
 from gateway.auth import service
 from gateway.rest.deps import DB, GW
+from gateway.rest.routing import SessionRoute
 from gateway.users.models import Role
 from gateway.users.schemas import RegisterInput
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=SessionRoute)
 
 
 class RegisteredOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from gateway import __version__, docs
 from gateway.admin.rest import router as admin_router
@@ -33,6 +33,13 @@ ROUTERS = (
 )
 
 
+async def route_checks(request: Request) -> None:
+    """What every route checks once routed: the rate limit, then the page size. One dependency
+    for both, since FastAPI's cost is per dependency."""
+    await rest_rate_limit(request)
+    await paging.enforce_page_size(request)
+
+
 def build_rest_app(gateway: Gateway) -> FastAPI:
     app = FastAPI(
         title="Study-assistant gateway (REST)",
@@ -41,7 +48,7 @@ def build_rest_app(gateway: Gateway) -> FastAPI:
         docs_url=None,  # served from packaged assets by gateway.docs (works offline)
         redoc_url=None,
         openapi_url="/openapi.json",
-        dependencies=[Depends(rest_rate_limit), Depends(paging.enforce_page_size)],
+        dependencies=[Depends(route_checks)],
         responses=errors.COMMON_RESPONSES,
     )
     app.state.gateway = gateway

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
@@ -14,6 +13,7 @@ from gateway.auth.actor import Actor
 from gateway.auth.tokens import TokenClaims
 from gateway.rest.paging import Limit as Limit
 from gateway.rest.paging import Skip as Skip
+from gateway.rest.routing import request_session
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
@@ -35,40 +35,28 @@ async def _gateway(request: Request) -> Gateway:
 GW = Annotated["Gateway", Depends(_gateway)]
 
 
-READ_METHODS = frozenset({"GET", "HEAD"})
+async def _db(request: Request) -> AsyncSession:
+    """The request's session (gateway/rest/routing.py: opened now, closed by the route)."""
+    return await request_session(request).get()
 
 
-async def _db(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request owns the transaction: commit on success, roll back on any error, and
-    both happen before the response leaves (scope="function"). GET and HEAD only read: they
-    get a read session (no BEGIN/COMMIT round trips; a write through it raises)."""
-    db = gateway(request).db
-    async with db.read() if request.method in READ_METHODS else db.transaction() as session:
-        yield session
+DB = Annotated[AsyncSession, Depends(_db)]
 
 
-DB = Annotated[AsyncSession, Depends(_db, scope="function")]
+async def _caller(request: Request, token: str | None) -> Actor:
+    session = await request_session(request).get()
+    return await auth.actor_from_token(session, gateway(request).tokens, token)
 
 
-async def _actor(
-    request: Request, db: DB, token: Annotated[str | None, Depends(bearer)]
-) -> Actor | None:
+async def _actor(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Actor | None:
     """The caller, if the request carries a token (a bad one is a 401)."""
-    if not token:
-        return None
-    actor = await auth.actor_from_token(db, gateway(request).tokens, token)
-    request.state.actor = actor
-    return actor
+    return await _caller(request, token) if token else None
 
 
-async def _signed_in(
-    request: Request, db: DB, token: Annotated[str | None, Depends(bearer)]
-) -> Actor:
+async def _signed_in(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Actor:
     """The caller of a route that needs a login. Dependencies run before FastAPI validates
     the body, so an anonymous request is a 401 whatever its body, as in the legacy API."""
-    actor = await auth.actor_from_token(db, gateway(request).tokens, token)
-    request.state.actor = actor
-    return actor
+    return await _caller(request, token)
 
 
 async def _claims(request: Request, token: Annotated[str | None, Depends(bearer)]) -> TokenClaims:

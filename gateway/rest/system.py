@@ -4,9 +4,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from gateway.rest.deps import GW
+from gateway.rest.routing import SessionRoute
 from gateway.system import service
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=SessionRoute)
 
 
 @router.get("/health")

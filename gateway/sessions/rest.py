@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from gateway.rest.deps import DB, GW, Claims, CurrentActor, Limit, SignedIn, Skip
+from gateway.rest.routing import SessionRoute
 from gateway.sessions import chat as chat_flow
 from gateway.sessions import service
 from gateway.sessions.schemas import (
@@ -20,7 +21,7 @@ from gateway.sessions.schemas import (
     SessionView,
 )
 
-router = APIRouter(tags=["chat"])
+router = APIRouter(tags=["chat"], route_class=SessionRoute)
 
 
 class ChatOut(BaseModel):

@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.policy import MAX_SEARCH_CHARS
 from gateway.rest.deps import DB, CurrentActor, Limit, SignedIn
+from gateway.rest.routing import SessionRoute
 from gateway.subjects import service
 from gateway.subjects.schemas import SubjectCreate, SubjectUpdate, SubjectView
 
-router = APIRouter(prefix="/subjects", tags=["subjects"])
+router = APIRouter(prefix="/subjects", tags=["subjects"], route_class=SessionRoute)
 SubjectPath = Annotated[str, Path(max_length=64)]
 
 

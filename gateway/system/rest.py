@@ -3,9 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from gateway.rest.deps import GW
+from gateway.rest.routing import SessionRoute
 from gateway.sessions.schemas import SystemInfo
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=SessionRoute)
 
 
 @router.get("/system/info", response_model=SystemInfo)

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from gateway.rest.deps import DB, CurrentActor, SignedIn
+from gateway.rest.routing import SessionRoute
 from gateway.users import service
 from gateway.users.models import Role
 from gateway.users.schemas import Preferences, ProfileUpdate, UserView
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=SessionRoute)
 
 
 class UserOut(BaseModel):
