@@ -116,7 +116,12 @@ class Statement:
                 strict=True,
             )
         ]
-        adapted: Any = (await conn.get_raw_connection()).dbapi_connection
+        sync = conn.sync_connection
+        if sync is not None and not sync.closed and not sync.invalidated:
+            fairy = sync.connection  # held already: no greenlet hop to fetch it
+        else:
+            fairy = await conn.get_raw_connection()
+        adapted: Any = fairy.dbapi_connection
         try:
             async with adapted._execute_mutex:
                 if adapted._transaction is None:  # as the adapter's cursor does; a no-op
@@ -163,8 +168,10 @@ class Statement:
 
 
 def _observed(conn: AsyncConnection) -> bool:
-    """Whether cursor-execute listeners watch this connection (they would miss the driver)."""
-    dispatch = conn.sync_connection.dispatch  # type: ignore[union-attr]
+    """Whether cursor-execute listeners watch this engine (they would miss the driver). Tracing
+    and the tests' counter listen on the engine; the engine's own listener lists are read, as
+    a Connection's joined view of them builds new objects on every access."""
+    dispatch = conn.sync_engine.dispatch
     return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
