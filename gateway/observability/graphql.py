@@ -51,8 +51,9 @@ class GraphQLObservability(SchemaExtension):
                     error.extensions = {**(error.extensions or {}), "requestId": rid}
         finally:
             name, kind = self._operation()
-            metrics.GRAPHQL_OPERATIONS.labels(name, kind, outcome).inc()
-            metrics.GRAPHQL_LATENCY.labels(name, kind).observe(time.perf_counter() - started)
+            metrics.child(metrics.GRAPHQL_OPERATIONS, name, kind, outcome).inc()
+            elapsed = time.perf_counter() - started
+            metrics.child(metrics.GRAPHQL_LATENCY, name, kind).observe(elapsed)
 
     def _operation(self) -> tuple[str, str]:
         ec = self.execution_context

@@ -76,8 +76,8 @@ class RequestObservability:
             method = scope.get("method", "GET")
             method = method if method in METHODS else "other"
             route = route_template(scope)
-            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            metrics.HTTP_LATENCY.labels(method, route).observe(elapsed)
+            metrics.child(metrics.HTTP_REQUESTS, method, route, str(status)).inc()
+            metrics.child(metrics.HTTP_LATENCY, method, route).observe(elapsed)
             access_log.info(
                 "%s %s %s %.1fms",
                 method,
