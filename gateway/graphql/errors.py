@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 
+from gateway.config import Settings
 from gateway.errors import translate
 
 log = logging.getLogger("gateway.graphql")
@@ -55,8 +56,20 @@ def format_error(error: GraphQLError, executing: bool = False) -> GraphQLError:
 
 
 class DomainErrors(SchemaExtension):
+    """Errors in their client form (codes, masked internals). In production also without
+    graphql-core's "Did you mean ...?" hints, so a typo cannot map the schema with
+    introspection off (strawberry's disable_field_suggestions covers fields only)."""
+
     executing = False
     streamed = False
+
+    def __init__(self, hide_suggestions: bool = False) -> None:
+        self.hide_suggestions = hide_suggestions
+
+    @classmethod
+    def factory(cls, settings: Settings) -> Callable[[], DomainErrors]:
+        hide = settings.env == "production"
+        return lambda: cls(hide)
 
     def on_execute(self) -> Iterator[None]:
         self.executing = True
@@ -72,9 +85,12 @@ class DomainErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if self.streamed:
+        if not isinstance(result, (GraphQLExecutionResult, ExecutionResult)) or not result.errors:
             return
-        if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
+        if self.hide_suggestions:
+            for error in result.errors:
+                error.message = without_suggestions(error.message)
+        if not self.streamed:
             result.errors = [format_error(e, self.executing) for e in result.errors]
 
 
@@ -86,15 +102,3 @@ _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 
 def without_suggestions(message: str) -> str:
     return _SUGGESTION.sub("", message)
-
-
-class HideSuggestions(SchemaExtension):
-    """Production: no "Did you mean ...?" hint in any error, so a typo cannot map the schema
-    with introspection off (strawberry's disable_field_suggestions covers fields only)."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
-            for error in result.errors:
-                error.message = without_suggestions(error.message)

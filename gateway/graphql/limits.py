@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -41,6 +42,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -311,13 +313,22 @@ _NOT_A_NUMBER = "not a number"
 class QueryLimits(SchemaExtension):
     """Parse (cached, token-limited), measure against the limits, then validate (cached)."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(
+        self, limits: Limits, extra_rules: tuple[type[ASTValidationRule], ...] = ()
+    ) -> None:
         self.limits = limits
+        self.extra_rules = extra_rules
 
     @classmethod
     def factory(cls, settings: Settings) -> Callable[[], QueryLimits]:
         limits = Limits.of(settings)
-        return lambda: cls(limits)
+        # Introspection off (production's default): graphql-core's own rule, run here with the
+        # others rather than added per request by strawberry's DisableIntrospection extension.
+        introspection = settings.graphql_introspection
+        if introspection is None:
+            introspection = settings.env != "production"
+        extra = () if introspection else (NoSchemaIntrospectionCustomRule,)
+        return lambda: cls(limits, extra)
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
@@ -367,7 +378,7 @@ class QueryLimits(SchemaExtension):
         if error is not None:
             context.pre_execution_errors = [error]
         else:
-            rules = tuple(context.validation_rules)
+            rules = (*context.validation_rules, *self.extra_rules)
             if memo is None:
                 context.pre_execution_errors = _validate(schema, document, rules)
             else:

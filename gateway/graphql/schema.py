@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
@@ -16,7 +16,7 @@ from strawberry.types.graphql import OperationType
 from gateway.admin.types import AdminMutation, AdminQuery
 from gateway.analytics.types import AnalyticsQuery, AnalyticsSubscription
 from gateway.config import Settings
-from gateway.graphql.errors import DomainErrors, HideSuggestions
+from gateway.graphql.errors import DomainErrors
 from gateway.graphql.hooks import ClassifiedHooksRunner
 from gateway.graphql.limits import QueryLimits
 from gateway.graphql.nodes import NodeQuery
@@ -95,9 +95,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # Factories, not instances: an extension instance must never be shared between requests.
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         GraphQLObservability,  # first: it sees the errors in their final form
-        DomainErrors,
+        DomainErrors.factory(settings),  # in production, without "Did you mean ...?" hints
         GraphQLRateLimit,
-        # Parsing and validation (both cached) plus the token, depth, alias and cost limits.
+        # Parsing and validation (both cached) plus the token, depth, alias and cost limits;
+        # in production (or with GATEWAY_GRAPHQL_INTROSPECTION=false) no introspection.
         QueryLimits.factory(settings),
         # After the rate limit, the limits and validation: only valid documents are stored.
         PersistedQueryRegistration,
@@ -106,11 +107,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         from gateway.observability.graphql_tracing import GraphQLTracing
 
         extensions.insert(0, GraphQLTracing.factory(settings.otel_resolver_threshold_ms))
-    introspection = settings.graphql_introspection
-    if introspection is False or (introspection is None and production):
-        extensions.append(DisableIntrospection)
-    if production:
-        extensions.append(HideSuggestions)
     return GatewaySchema(
         query=Query,
         # Every Node type, even one no field returns directly, so node(id:) can answer it.
