@@ -46,21 +46,42 @@ def _classify(cls: type[SchemaExtension], stage: str) -> _Classified:
     return None, False
 
 
+# (extension classes of an operation, stage) -> the positions of the extensions with that hook.
+_WITH_HOOK: dict[tuple[tuple[type[SchemaExtension], ...], str], tuple[int, ...]] = {}
+
+
 class _ClassifiedHooks(ExtensionContextManagerBase):
     __slots__ = ()
 
+    def __init__(self, extensions: list[SchemaExtension]) -> None:
+        # strawberry asks every extension for every stage's hook; only those that have one are
+        # asked here (the list of classes is the same for every operation of a schema).
+        key = (tuple(type(extension) for extension in extensions), self.HOOK_NAME)
+        positions = _WITH_HOOK.get(key)
+        if positions is None:
+            positions = _WITH_HOOK[key] = tuple(
+                i for i, cls in enumerate(key[0]) if _classified(cls, self.HOOK_NAME) is not None
+            )
+        self.default_hook = getattr(SchemaExtension, self.HOOK_NAME)
+        self.hooks = [hook for i in positions if (hook := self.get_hook(extensions[i]))]
+
     def get_hook(self, extension: SchemaExtension) -> WrappedHook | None:
-        key = (type(extension), self.HOOK_NAME)
-        try:
-            classified = _HOOKS[key]
-        except KeyError:
-            classified = _HOOKS[key] = _classify(type(extension), self.HOOK_NAME)
+        classified = _classified(type(extension), self.HOOK_NAME)
         if classified is None:
             return None
         factory, is_async = classified
         if factory is None:
             return super().get_hook(extension)
         return WrappedHook(extension=extension, hook=partial(factory, extension), is_async=is_async)
+
+
+def _classified(cls: type[SchemaExtension], stage: str) -> _Classified:
+    key = (cls, stage)
+    try:
+        return _HOOKS[key]
+    except KeyError:
+        classified = _HOOKS[key] = _classify(cls, stage)
+        return classified
 
 
 class _Operation(_ClassifiedHooks, OperationContextManager):
