@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.analytics.aggregates import Executor
 from gateway.analytics.models import StudentStats, SubjectStats
 from gateway.db import UTCDateTime
+from gateway.statements import Statement
 from gateway.subjects.models import Enrollment, Subject
 from gateway.users.models import User
 
@@ -70,27 +71,32 @@ def _summary_statement() -> Select[Any]:
     # One row even when the subject has no stored row yet (nobody enrolled or took a quiz).
     one = select(literal(1).label("one")).subquery("one")
     return select(
-        func.coalesce(SUBJECT.c.enrolled_count, 0),
-        active,
-        func.coalesce(SUBJECT.c.attempt_count, 0),
-        func.coalesce(SUBJECT.c.percentage_hundredths, 0),
+        func.coalesce(SUBJECT.c.enrolled_count, 0).label("enrolled"),
+        active.label("active"),
+        func.coalesce(SUBJECT.c.attempt_count, 0).label("attempts"),
+        func.coalesce(SUBJECT.c.percentage_hundredths, 0).label("points"),
     ).select_from(one.outerjoin(SUBJECT, SUBJECT.c.subject_id == sid))
 
 
-# Built once, with bound parameters: building and cache-keying statements per request costs
-# more CPU than running them.
-SUMMARY = _summary_statement()
+# Built once, with bound parameters, and run by gateway.statements (prepared on the driver on
+# PostgreSQL): building and cache-keying statements per request costs more than running them.
+_SINCE_SAMPLE = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+SUMMARY = Statement(
+    _summary_statement(),
+    name="analytics.summary",
+    sample={"sid": SubjectStats.subject_id, "since": _SINCE_SAMPLE},
+)
 
 
 async def summary_row(
     db: Executor, subject_id: str, since: dt.datetime
 ) -> tuple[int, int, int, int]:
     """(enrolled, active since `since`, attempts, percentage sum in hundredths)."""
-    row = (await db.execute(SUMMARY, {"sid": subject_id, "since": since})).one()
+    row = (await SUMMARY.all(db, sid=subject_id, since=since))[0]
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
-PROGRESS = (
+PROGRESS = Statement(
     select(
         STUDENT.c.username,
         STUDENT.c.attempt_count,
@@ -105,28 +111,32 @@ PROGRESS = (
     )
     .order_by(STUDENT.c.username)
     .limit(bindparam("limit", type_=Integer()))
-    .offset(bindparam("skip", type_=Integer()))
+    .offset(bindparam("skip", type_=Integer())),
+    name="analytics.progress_page",
+    sample={"sid": StudentStats.subject_id, "limit": 100, "skip": 0, "after": ""},
 )
 
 
 async def progress_rows(
     db: Executor, subject_id: str, *, limit: int, skip: int, after: str
 ) -> list[tuple[str, int, int, dt.datetime | None]]:
-    rows = await db.execute(
-        PROGRESS, {"sid": subject_id, "limit": limit, "skip": skip, "after": after}
-    )
+    rows = await PROGRESS.all(db, sid=subject_id, limit=limit, skip=skip, after=after)
     return [(name, int(n), int(points), last) for name, n, points, last in rows]
 
 
-PROGRESS_OF_STUDENT = select(
-    STUDENT.c.username,
-    STUDENT.c.attempt_count,
-    STUDENT.c.percentage_hundredths,
-    STUDENT.c.last_activity_at,
-).where(
-    STUDENT.c.subject_id == bindparam("sid", type_=String()),
-    STUDENT.c.student_id == bindparam("student", type_=Uuid()),
-    STUDENT.c.enrolled == true(),
+PROGRESS_OF_STUDENT = Statement(
+    select(
+        STUDENT.c.username,
+        STUDENT.c.attempt_count,
+        STUDENT.c.percentage_hundredths,
+        STUDENT.c.last_activity_at,
+    ).where(
+        STUDENT.c.subject_id == bindparam("sid", type_=String()),
+        STUDENT.c.student_id == bindparam("student", type_=Uuid()),
+        STUDENT.c.enrolled == true(),
+    ),
+    name="analytics.progress_of_student",
+    sample={"sid": StudentStats.subject_id, "student": StudentStats.student_id},
 )
 
 
@@ -134,9 +144,7 @@ async def progress_row_of(
     db: Executor, subject_id: str, student_id: uuid.UUID
 ) -> tuple[str, int, int, dt.datetime | None] | None:
     """One enrolled student's row (a primary-key read); None when not enrolled."""
-    row = (
-        await db.execute(PROGRESS_OF_STUDENT, {"sid": subject_id, "student": student_id})
-    ).one_or_none()
+    row = await PROGRESS_OF_STUDENT.one_or_none(db, sid=subject_id, student=student_id)
     return None if row is None else (row[0], int(row[1]), int(row[2]), row[3])
 
 
