@@ -5,9 +5,10 @@ locations), on small schemas made for the odd cases and on the real app over HTT
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from enum import Enum
-from typing import Any
+from typing import Any, NewType
 
 import pytest
 import strawberry
@@ -46,6 +47,11 @@ class Item:
         return self.name.upper()
 
 
+# A scalar that cannot represent anything: its serializer returns None.
+with warnings.catch_warnings(category=DeprecationWarning, action="ignore"):
+    Blank = strawberry.scalar(NewType("Blank", str), serialize=lambda _: None, parse_value=str)
+
+
 @strawberry.type
 class Holder:
     required: str
@@ -55,6 +61,7 @@ class Holder:
     exception_value: str | None
     bad_int: int | None
     bad_enum: Color | None
+    blank: Blank | None  # type: ignore[valid-type]
     lazy: str | None
     lazy_required: str
     lazy_raising: str | None
@@ -94,6 +101,7 @@ class HolderSource:
     exception_value = ValueError("an exception as a value")
     bad_int = "not a number"
     bad_enum = "purple"
+    blank = "nothing to show"
 
     def __init__(self, required: str | None = None) -> None:
         self.required = required
@@ -156,6 +164,7 @@ DOCUMENTS: list[tuple[str, dict[str, Any]]] = [
     ("{ holder { exceptionValue } }", {}),
     ("{ holder { badInt } }", {}),
     ("{ holder { badEnum } }", {}),
+    ("{ holder { blank optional } }", {}),
     ("{ holder { lazy lazyRaising } }", {}),
     ("{ holder { lazyRequired } item { count } }", {}),
 ]
@@ -219,13 +228,14 @@ async def test_the_odd_cases_are_errors() -> None:
             "path": ["wrapper", "holder", "required"],
         }
     ]
-    query = "{ holder { raising badInt badEnum exceptionValue lazyRaising lazy } }"
+    query = "{ holder { raising badInt badEnum blank exceptionValue lazyRaising lazy } }"
     data, errors = _outcome(await fast.execute(query, root_value=Root()))
     assert data == {
         "holder": {
             "raising": None,
             "badInt": None,
             "badEnum": None,
+            "blank": None,
             "exceptionValue": None,
             "lazyRaising": None,
             "lazy": "fetched",
@@ -235,6 +245,11 @@ async def test_the_odd_cases_are_errors() -> None:
         ("raising", "attribute failed"),
         ("badInt", "Int cannot represent non-integer value: 'not a number'"),
         ("badEnum", "Enum 'Color' cannot represent value: 'purple'"),
+        (
+            "blank",
+            "Expected `Blank.coerce_output_value('nothing to show')` to return non-nullable"
+            " value, returned: None",
+        ),
         ("exceptionValue", "an exception as a value"),
         ("lazyRaising", "fetch failed"),
     ]
