@@ -28,9 +28,14 @@ from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp, Message, Scope
 
 from gateway import migrate
+from gateway.analytics.check import repair
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.runtime import Gateway
 from gateway.seed import DEMO_PASSWORD, seed
+from gateway.sessions.models import QuizAttempt
+from gateway.subjects.models import Enrollment
+from gateway.users.models import User
 
 ADMIN_DSN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 N = int(os.environ.get("N", "2500"))
@@ -43,6 +48,36 @@ PROFILE = os.environ.get("PROFILE")  # "tottime" or "cumulative": cProfile inste
 ME = "{ me { username email fullName role preferences { theme notifications } } }"
 SUBJECTS = "{ subjects(first: 20) { nodes { id name professor { fullName } studentCount } } }"
 SESSIONS = "{ sessions(first: 20) { nodes { id title messageCount lastActive } } }"
+# As INF001's professor, over the 100 students that more_students() adds to the seed's four.
+ANALYTICS = """{ subject(id: "INF001") { analytics {
+  totalStudents activeStudents averageTestScore
+  studentProgress(first: 100) { nodes { username testCount averageScore lastActivity } }
+} } }"""
+
+
+async def more_students(gw: Gateway, count: int = 100) -> None:
+    """Students enrolled in INF001 with a quiz attempt each, then the analytics aggregates
+    recomputed (gateway.analytics.check.repair), so that studentProgress has a full page."""
+    async with gw.db.transaction() as db:
+        hashed = await gw.passwords.hash(DEMO_PASSWORD)
+        for n in range(count):
+            student = User(
+                username=f"bench{n:03d}",
+                email=f"bench{n:03d}@bench.example.edu",
+                full_name=f"Bench Student {n}",
+                hashed_password=hashed,
+            )
+            db.add(student)
+            await db.flush()
+            db.add(Enrollment(student_id=student.id, subject_id="INF001"))
+            db.add(
+                QuizAttempt(
+                    user_id=student.id, subject_id="INF001", correct=n % 6, total=5,
+                    percentage=(n % 6) * 20.0,
+                )
+            )  # fmt: skip
+        await db.flush()
+        await repair(db)
 
 
 async def measure(label: str, call: Callable[[], Awaitable[None]]) -> None:
@@ -144,6 +179,7 @@ async def main() -> None:
         async with LifespanManager(app):
             gw = app.state.gateway
             await seed(gw.db, gw.passwords)  # subjects, enrollments, sessions and messages
+            await more_students(gw)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 form = {"username": "sofia", "password": DEMO_PASSWORD}
@@ -151,6 +187,9 @@ async def main() -> None:
                 headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
 
                 raw_headers = [(b"authorization", headers["Authorization"].encode())]
+                form = {"username": "mgarcia", "password": DEMO_PASSWORD}
+                token = await client.post("/token", data=form)
+                professor = f"Bearer {token.json()['access_token']}"
 
                 def rest(path: str) -> Callable[[], Awaitable[None]]:
                     if DRIVER == "asgi":
@@ -161,13 +200,17 @@ async def main() -> None:
 
                     return call
 
-                def graphql(query: str) -> Callable[[], Awaitable[None]]:
+                def graphql(query: str, auth: str | None = None) -> Callable[[], Awaitable[None]]:
+                    auth = auth or headers["Authorization"]
                     if DRIVER == "asgi":
                         body = orjson.dumps({"query": query})
-                        return asgi_call(app, "POST", "/graphql", raw_headers, body)
+                        head = [(b"authorization", auth.encode())]
+                        return asgi_call(app, "POST", "/graphql", head, body)
 
                     async def call() -> None:
-                        r = await client.post("/graphql", json={"query": query}, headers=headers)
+                        r = await client.post(
+                            "/graphql", json={"query": query}, headers={"Authorization": auth}
+                        )
                         assert r.status_code == 200 and "errors" not in r.json(), r.text
 
                     return call
@@ -182,6 +225,7 @@ async def main() -> None:
                     "GraphQL subjects page": graphql(SUBJECTS),
                     "REST sessions list": rest("/sessions"),
                     "GraphQL sessions list": graphql(SESSIONS),
+                    "GraphQL analytics": graphql(ANALYTICS, professor),
                 }
                 only = os.environ.get("OPS")
                 for label, call in ops.items():

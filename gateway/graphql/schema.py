@@ -17,6 +17,7 @@ from gateway.admin.types import AdminMutation, AdminQuery
 from gateway.analytics.types import AnalyticsQuery, AnalyticsSubscription
 from gateway.config import Settings
 from gateway.graphql.errors import DomainErrors
+from gateway.graphql.execution import GatewayExecutionContext
 from gateway.graphql.hooks import ClassifiedHooksRunner
 from gateway.graphql.limits import QueryLimits
 from gateway.graphql.nodes import NodeQuery
@@ -115,4 +116,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),
+        execution_context_class=GatewayExecutionContext,
     )
