@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from bench import seed as seeding
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +148,7 @@ class Server:
     cwd: Path = ROOT
     proc: subprocess.Popen[bytes] | None = None
     pinned: bool = True  # to CPU 0; the --workers2 gateway runs on both cores
+    connections: int = 20  # the most PostgreSQL connections it may open (its pools' sizes)
 
 
 @dataclass
@@ -217,7 +220,11 @@ def two_worker_contenders(dsn: str) -> list[Contender]:
     """The gateway as deployed on a 2-core machine: two uvicorn workers, not pinned, so they
     share the cores with wrk (pinned to CPU 1). CPU per request counts every worker."""
     argv = uvicorn_argv("gateway.app:create_app", 8315, factory=True, workers=2)
-    server = Server(f"gateway ({WORKERS_LABEL})", 8315, argv, base_env(dsn), pinned=False)
+    # Half the pool per worker: the same 20 connections in all as every other contender (with
+    # 20 each, all contenders together passed PostgreSQL's max_connections, and PostGraphile,
+    # started last, answered "An error occurred" to every request: FATAL 53300).
+    env = dict(base_env(dsn), GATEWAY_DB_POOL_SIZE="10", GATEWAY_CHAT_DB_SLOTS="5")
+    server = Server(f"gateway ({WORKERS_LABEL})", 8315, argv, env, pinned=False)
     return [
         Contender(f"gateway REST ({WORKERS_LABEL})", server, rest_ops()),
         Contender(f"gateway GraphQL ({WORKERS_LABEL})", server, graphql_ops()),
@@ -262,6 +269,31 @@ def contenders(
         pgl = Server("PostGraphile", 8400, argv, env, cwd=pgl_dir)
         found.append(Contender("PostGraphile", pgl, postgraphile_ops()))
     return found
+
+
+def check_connections(dsn: str, servers: list[Server]) -> None:
+    """Every contender runs for the whole benchmark: together their pools must fit in
+    PostgreSQL's max_connections (less the superuser reserve), or the last one started fails."""
+
+    async def limit() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            found = await conn.fetchval(
+                "SELECT current_setting('max_connections')::int"
+                " - current_setting('superuser_reserved_connections')::int"
+                " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+            )
+            return int(found)
+        finally:
+            await conn.close()
+
+    wanted = sum(server.connections for server in servers)
+    free = asyncio.run(limit())
+    if wanted > free:
+        raise SystemExit(
+            f"the contenders' pools need {wanted} PostgreSQL connections, {free} are free "
+            "(raise max_connections, or run fewer contenders with --only)"
+        )
 
 
 # ---- PostGraphile install ------------------------------------------------------------------
@@ -664,7 +696,7 @@ def table(rows: list[Row], connections: int) -> str:
                 out.append(f"| {op} | {r.contender} | not served: {r.skipped[:60]} | | | | | | |")
                 continue
             f = floor.get(op)
-            ratio = f"{r.rps / f.rps:.2f}" if f else "-"
+            ratio = f"{r.rps / f.rps:.2f}" if f and f.rps else "-"
             p99_ratio = f"{r.p99_ms / f.p99_ms:.2f}" if f and f.p99_ms and r.p99_ms else "-"
             out.append(
                 f"| {op} | {r.contender} | {r.rps:,.0f} | {ratio} | {r.p50_ms:.1f} "
@@ -745,6 +777,7 @@ def main() -> None:
     ports = [server.port for server in servers]
     # Two servers on one port: the second fails to bind and the first answers for both.
     assert len(set(ports)) == len(ports), f"contenders share a port: {sorted(ports)}"
+    check_connections(args.dsn, servers)
     if args.tracing:
         sink = Server(
             "otlp sink",
