@@ -220,11 +220,11 @@ def two_worker_contenders(dsn: str) -> list[Contender]:
     """The gateway as deployed on a 2-core machine: two uvicorn workers, not pinned, so they
     share the cores with wrk (pinned to CPU 1). CPU per request counts every worker."""
     argv = uvicorn_argv("gateway.app:create_app", 8315, factory=True, workers=2)
-    # Half the pool per worker: the same 20 connections in all as every other contender (with
-    # 20 each, all contenders together passed PostgreSQL's max_connections, and PostGraphile,
-    # started last, answered "An error occurred" to every request: FATAL 53300).
-    env = dict(base_env(dsn), GATEWAY_DB_POOL_SIZE="10", GATEWAY_CHAT_DB_SLOTS="5")
-    server = Server(f"gateway ({WORKERS_LABEL})", 8315, argv, env, pinned=False)
+    # 8 connections per worker, 16 in all (the others have 20): with 20 per worker all the
+    # contenders together passed PostgreSQL's max_connections (100, less 3 reserved), and
+    # PostGraphile, started last, answered "An error occurred" to every request (FATAL 53300).
+    env = dict(base_env(dsn), GATEWAY_DB_POOL_SIZE="8", GATEWAY_CHAT_DB_SLOTS="4")
+    server = Server(f"gateway ({WORKERS_LABEL})", 8315, argv, env, pinned=False, connections=16)
     return [
         Contender(f"gateway REST ({WORKERS_LABEL})", server, rest_ops()),
         Contender(f"gateway GraphQL ({WORKERS_LABEL})", server, graphql_ops()),
