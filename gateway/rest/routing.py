@@ -1,13 +1,14 @@
 """The REST face's route class: each request's database session, owned by the route.
 
-The request owns its unit of work: the session opens when a dependency first asks for it (never
-while the body is still arriving), commits when the endpoint returns and rolls back when anything
-raises, both before the response leaves. A GET or HEAD only reads: it gets a read session (no
-BEGIN/COMMIT round trips; a write through it raises).
+The request owns its unit of work: the session opens when a dependency first asks for it (after
+FastAPI has read the body), commits once the endpoint's response is built and rolls back when
+anything raises (the endpoint, or a response that fails validation), both before the response
+leaves and under a shield, as FastAPI's own exit was. A GET or HEAD only reads: it gets a read
+session (no BEGIN/COMMIT round trips; a write through it raises).
 
 FastAPI could do this with a `yield` dependency, and did: its machinery for those (an exit stack
 per request, a context manager per dependency and an anyio cancel scope to shield the exit) was a
-tenth of the CPU of a one-statement GET. The route does the same with one `async with`.
+tenth of the CPU of a one-statement GET.
 """
 
 from __future__ import annotations
