@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -17,7 +17,6 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     String,
-    Table,
     Uuid,
     bindparam,
     func,
@@ -27,15 +26,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.analytics.aggregates import Executor
+from gateway.analytics.aggregates import STUDENT, SUBJECT, Executor
 from gateway.analytics.models import StudentStats, SubjectStats
 from gateway.db import UTCDateTime
 from gateway.statements import Statement
 from gateway.subjects.models import Enrollment, Subject
 from gateway.users.models import User
-
-SUBJECT = cast(Table, SubjectStats.__table__)
-STUDENT = cast(Table, StudentStats.__table__)
 
 
 def stored_student_count(subject_id: SQLColumnExpression[str]) -> Any:
