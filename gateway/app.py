@@ -21,6 +21,7 @@ from gateway.observability import metrics, metrics_endpoint
 from gateway.observability.middleware import RequestObservability
 from gateway.rest import errors as rest_errors
 from gateway.rest.app import build_rest_app
+from gateway.rest.dispatch import RestDispatch
 from gateway.runtime import Gateway
 
 __all__ = ["Gateway", "create_app"]
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     gateway = Gateway(settings)
     graphql = GatewayGraphQL(gateway)
     rest = build_rest_app(gateway)
+    # FastAPI's own stack when traced: its instrumentation makes the REST route spans.
+    rest_face = rest if settings.otel_enabled else RestDispatch(rest)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -71,7 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *ide_routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Mount("/", app=rest),
+            Mount("/", app=rest_face),
         ],
         middleware=[
             Middleware(RequestObservability),  # outermost: ids and metrics cover everything

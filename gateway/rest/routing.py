@@ -13,7 +13,7 @@ tenth of the CPU of a one-statement GET.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -51,22 +51,33 @@ def request_session(request: Request) -> RequestSession:
     return found
 
 
+async def in_request_session(
+    request: Request, handler: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Runs `handler` as the request's unit of work (see the module's docstring)."""
+    db: Database = request.app.state.gateway.db
+    stack = AsyncExitStack()
+    request.state.db = RequestSession(db, request.method not in READ_METHODS, stack)
+    try:
+        response = await handler(request)
+    except BaseException as error:
+        with CancelScope(shield=True):  # a cancellation waits for the rollback
+            await stack.__aexit__(type(error), error, error.__traceback__)
+        raise
+    with CancelScope(shield=True):  # ... and for the commit
+        await stack.aclose()
+    return response
+
+
 class SessionRoute(APIRoute):
+    """The route class of every domain router: FastAPI's handler, in the request's session.
+    (gateway/rest/dispatch.py serves most requests without FastAPI's handler, in the same
+    session scope.)"""
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle_in_session(request: Request) -> Response:
-            db: Database = request.app.state.gateway.db
-            stack = AsyncExitStack()
-            request.state.db = RequestSession(db, request.method not in READ_METHODS, stack)
-            try:
-                response = await handler(request)
-            except BaseException as error:
-                with CancelScope(shield=True):  # a cancellation waits for the rollback
-                    await stack.__aexit__(type(error), error, error.__traceback__)
-                raise
-            with CancelScope(shield=True):  # ... and for the commit
-                await stack.aclose()
-            return response
+            return await in_request_session(request, handler)
 
         return handle_in_session
