@@ -45,6 +45,7 @@ DRIVER = os.environ.get("DRIVER", "httpx")
 PRODUCTION = os.environ.get("PRODUCTION") == "1"
 ROUNDS = int(os.environ.get("ROUNDS", "3"))  # the best round counts: steal and noise only add
 PROFILE = os.environ.get("PROFILE")  # "tottime" or "cumulative": cProfile instead of timing
+PROFILE_OUT = os.environ.get("PROFILE_OUT")  # also write the profile to PROFILE_OUT.<op>.prof
 # The query bench.run measures (subjectCodes is an async field: it costs more than a plain one).
 ME = (
     "query Profile { me { username email fullName role subjectCodes "
@@ -157,6 +158,8 @@ async def profile(label: str, call: Callable[[], Awaitable[None]]) -> None:
     profiler.disable()
     print(f"== {label}: cProfile over {N} requests, sorted by {PROFILE}", flush=True)
     pstats.Stats(profiler).sort_stats(str(PROFILE)).print_stats(40)
+    if PROFILE_OUT:  # for pstats' print_callees / snakeviz
+        profiler.dump_stats(f"{PROFILE_OUT}.{label.replace(' ', '-')}.prof")
 
 
 async def main() -> None:
