@@ -7,8 +7,10 @@ of progress is one index range of subject_student_stats in username order."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import (
@@ -19,12 +21,16 @@ from sqlalchemy import (
     String,
     Uuid,
     bindparam,
+    column,
     func,
     literal,
     select,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.analytics.aggregates import STUDENT, SUBJECT, Executor
 from gateway.analytics.models import StudentStats, SubjectStats
@@ -53,8 +59,10 @@ async def student_counts(db: Executor, subject_ids: set[str]) -> dict[str, int]:
     return {sid: int(count) for sid, count in rows}
 
 
-def _summary_statement() -> Select[Any]:
-    sid = bindparam("sid", type_=String())
+def _figures(sid: ColumnElement[str]) -> list[Any]:
+    """The summary's columns for the subject `sid` (a bound parameter, or a column of the
+    enclosing FROM): its stored row, outer-joined by the caller (zeros when it has none), and
+    the index range count of its students active since `since`."""
     active = (
         select(func.count())
         .where(
@@ -64,14 +72,50 @@ def _summary_statement() -> Select[Any]:
         )
         .scalar_subquery()
     )
-    # One row even when the subject has no stored row yet (nobody enrolled or took a quiz).
-    one = select(literal(1).label("one")).subquery("one")
-    return select(
+    return [
         func.coalesce(SUBJECT.c.enrolled_count, 0).label("enrolled"),
         active.label("active"),
         func.coalesce(SUBJECT.c.attempt_count, 0).label("attempts"),
         func.coalesce(SUBJECT.c.percentage_hundredths, 0).label("points"),
-    ).select_from(one.outerjoin(SUBJECT, SUBJECT.c.subject_id == sid))
+    ]
+
+
+def _summary_statement() -> Select[Any]:
+    sid = bindparam("sid", type_=String())
+    # One row even when the subject has no stored row yet (nobody enrolled or took a quiz).
+    one = select(literal(1).label("one")).subquery("one")
+    return select(*_figures(sid)).select_from(one.outerjoin(SUBJECT, SUBJECT.c.subject_id == sid))
+
+
+class JsonTexts(FunctionElement[str]):
+    """The strings of a JSON array (one bound parameter), one row each in a column `value`:
+    json_each on SQLite, json_array_elements_text on PostgreSQL. A list of keys bound as one
+    parameter keeps a statement built once and prepared once whatever the number of keys (an
+    expanding IN renders anew per length, which the statement runner does not take)."""
+
+    name = "json_texts"
+    inherit_cache = True
+
+
+@compiles(JsonTexts)
+def _json_each(element: JsonTexts, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_each({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(JsonTexts, "postgresql")
+def _json_array_elements_text(element: JsonTexts, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_array_elements_text(CAST({compiler.process(element.clauses, **kw)} AS JSON))"
+
+
+def _summaries_statement() -> Select[Any]:
+    ids = JsonTexts(bindparam("sids", type_=String())).table_valued(
+        column("value", String()), name="ids"
+    )
+    sid: ColumnElement[str] = ids.c.value
+    # One row per id, stored row or not: each a primary-key probe and an index range count.
+    return select(sid.label("subject_id"), *_figures(sid)).select_from(
+        ids.outerjoin(SUBJECT, SUBJECT.c.subject_id == sid)
+    )
 
 
 # Built once, with bound parameters, and run by gateway.statements (prepared on the driver on
@@ -82,14 +126,31 @@ SUMMARY = Statement(
     name="analytics.summary",
     sample={"sid": SubjectStats.subject_id, "since": _SINCE_SAMPLE},
 )
+SUMMARIES = Statement(
+    _summaries_statement(),
+    name="analytics.summaries",
+    # Seeded subjects (gateway/seed.py) and one that does not exist.
+    sample={"sids": json.dumps(["INF001", "INF002", "MAT101", "NOPE"]), "since": _SINCE_SAMPLE},
+)
+
+Figures = tuple[int, int, int, int]
 
 
-async def summary_row(
-    db: Executor, subject_id: str, since: dt.datetime
-) -> tuple[int, int, int, int]:
+async def summary_row(db: Executor, subject_id: str, since: dt.datetime) -> Figures:
     """(enrolled, active since `since`, attempts, percentage sum in hundredths)."""
     row = (await SUMMARY.all(db, sid=subject_id, since=since))[0]
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+async def summary_rows(
+    db: Executor, subject_ids: Collection[str], since: dt.datetime
+) -> dict[str, Figures]:
+    """summary_row's figures for several subjects in one statement, by subject id (every id
+    present: zeros for a subject without a stored row)."""
+    if not subject_ids:
+        return {}
+    rows = await SUMMARIES.all(db, sids=json.dumps(sorted(set(subject_ids))), since=since)
+    return {sid: (int(e), int(a), int(n), int(p)) for sid, e, a, n, p in rows}
 
 
 PROGRESS = Statement(
