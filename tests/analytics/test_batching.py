@@ -165,3 +165,23 @@ async def test_nodes_read_every_summary_in_one_statement(
     body = await api.gql(NODES, {"ids": [analytics_id(c) for c in s.juan]}, token=s.world.ana)
     assert body["data"]["nodes"] == [None] * len(s.juan)
     assert summary_reads(sql_counter) == []
+
+
+async def test_each_mutation_field_reads_the_analytics_afresh(api: Api) -> None:
+    """Mutation fields run one after another: the second reads what the first wrote (the
+    loader keeps no summary from one field to the next)."""
+    w = await make_world(api)
+    field = "{ subject { analytics { name totalStudents } } }"
+    body = await api.gql(
+        f"""mutation {{
+          a: updateSubject(input: {{subjectId: "INF001", name: "First"}}) {field}
+          b: updateSubject(input: {{subjectId: "INF001", name: "Second"}}) {field}
+        }}""",
+        token=w.admin,
+    )
+    assert body == {
+        "data": {
+            "a": {"subject": {"analytics": {"name": "First", "totalStudents": 1}}},
+            "b": {"subject": {"analytics": {"name": "Second", "totalStudents": 1}}},
+        }
+    }, body
