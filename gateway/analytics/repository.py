@@ -59,11 +59,10 @@ async def student_counts(db: Executor, subject_ids: set[str]) -> dict[str, int]:
     return {sid: int(count) for sid, count in rows}
 
 
-def _figures(sid: ColumnElement[str]) -> list[Any]:
-    """The summary's columns for the subject `sid` (a bound parameter, or a column of the
-    enclosing FROM): its stored row, outer-joined by the caller (zeros when it has none), and
-    the index range count of its students active since `since`."""
-    active = (
+def _active_count(sid: ColumnElement[str]) -> Any:
+    """The index range count of the students of `sid` (a bound parameter, or a column of the
+    enclosing FROM) active since the bound `since`."""
+    return (
         select(func.count())
         .where(
             STUDENT.c.subject_id == sid,
@@ -72,19 +71,18 @@ def _figures(sid: ColumnElement[str]) -> list[Any]:
         )
         .scalar_subquery()
     )
-    return [
-        func.coalesce(SUBJECT.c.enrolled_count, 0).label("enrolled"),
-        active.label("active"),
-        func.coalesce(SUBJECT.c.attempt_count, 0).label("attempts"),
-        func.coalesce(SUBJECT.c.percentage_hundredths, 0).label("points"),
-    ]
 
 
 def _summary_statement() -> Select[Any]:
     sid = bindparam("sid", type_=String())
     # One row even when the subject has no stored row yet (nobody enrolled or took a quiz).
     one = select(literal(1).label("one")).subquery("one")
-    return select(*_figures(sid)).select_from(one.outerjoin(SUBJECT, SUBJECT.c.subject_id == sid))
+    return select(
+        func.coalesce(SUBJECT.c.enrolled_count, 0).label("enrolled"),
+        _active_count(sid).label("active"),
+        func.coalesce(SUBJECT.c.attempt_count, 0).label("attempts"),
+        func.coalesce(SUBJECT.c.percentage_hundredths, 0).label("points"),
+    ).select_from(one.outerjoin(SUBJECT, SUBJECT.c.subject_id == sid))
 
 
 class JsonTexts(FunctionElement[str]):
@@ -112,10 +110,22 @@ def _summaries_statement() -> Select[Any]:
         column("value", String()), name="ids"
     )
     sid: ColumnElement[str] = ids.c.value
-    # One row per id, stored row or not: each a primary-key probe and an index range count.
-    return select(sid.label("subject_id"), *_figures(sid)).select_from(
-        ids.outerjoin(SUBJECT, SUBJECT.c.subject_id == sid)
-    )
+
+    def stored(figure: Any) -> Any:
+        # A correlated primary-key probe per id, not a join: PostgreSQL may plan a join of the
+        # ids with subject_stats as a hash join over the whole table; a subquery in the select
+        # list runs per row of ids, so the statement reads O(ids) rows whatever the table holds.
+        probe = select(figure).where(SUBJECT.c.subject_id == sid).scalar_subquery()
+        return func.coalesce(probe, 0)
+
+    # summary_statement's figures, one row per id (zeros for a subject without a stored row).
+    return select(
+        sid.label("subject_id"),
+        stored(SUBJECT.c.enrolled_count).label("enrolled"),
+        _active_count(sid).label("active"),
+        stored(SUBJECT.c.attempt_count).label("attempts"),
+        stored(SUBJECT.c.percentage_hundredths).label("points"),
+    ).select_from(ids)
 
 
 # Built once, with bound parameters, and run by gateway.statements (prepared on the driver on
