@@ -7,8 +7,10 @@ of progress is one index range of subject_student_stats in username order."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import (
@@ -19,12 +21,16 @@ from sqlalchemy import (
     String,
     Uuid,
     bindparam,
+    column,
     func,
     literal,
     select,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.analytics.aggregates import STUDENT, SUBJECT, Executor
 from gateway.analytics.models import StudentStats, SubjectStats
@@ -53,9 +59,10 @@ async def student_counts(db: Executor, subject_ids: set[str]) -> dict[str, int]:
     return {sid: int(count) for sid, count in rows}
 
 
-def _summary_statement() -> Select[Any]:
-    sid = bindparam("sid", type_=String())
-    active = (
+def _active_count(sid: ColumnElement[str]) -> Any:
+    """The index range count of the students of `sid` (a bound parameter, or a column of the
+    enclosing FROM) active since the bound `since`."""
+    return (
         select(func.count())
         .where(
             STUDENT.c.subject_id == sid,
@@ -64,14 +71,61 @@ def _summary_statement() -> Select[Any]:
         )
         .scalar_subquery()
     )
+
+
+def _summary_statement() -> Select[Any]:
+    sid = bindparam("sid", type_=String())
     # One row even when the subject has no stored row yet (nobody enrolled or took a quiz).
     one = select(literal(1).label("one")).subquery("one")
     return select(
         func.coalesce(SUBJECT.c.enrolled_count, 0).label("enrolled"),
-        active.label("active"),
+        _active_count(sid).label("active"),
         func.coalesce(SUBJECT.c.attempt_count, 0).label("attempts"),
         func.coalesce(SUBJECT.c.percentage_hundredths, 0).label("points"),
     ).select_from(one.outerjoin(SUBJECT, SUBJECT.c.subject_id == sid))
+
+
+class JsonTexts(FunctionElement[str]):
+    """The strings of a JSON array (one bound parameter), one row each in a column `value`:
+    json_each on SQLite, json_array_elements_text on PostgreSQL. A list of keys bound as one
+    parameter keeps a statement built once and prepared once whatever the number of keys (an
+    expanding IN renders anew per length, which the statement runner does not take)."""
+
+    name = "json_texts"
+    inherit_cache = True
+
+
+@compiles(JsonTexts)
+def _json_each(element: JsonTexts, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_each({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(JsonTexts, "postgresql")
+def _json_array_elements_text(element: JsonTexts, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_array_elements_text(CAST({compiler.process(element.clauses, **kw)} AS JSON))"
+
+
+def _summaries_statement() -> Select[Any]:
+    ids = JsonTexts(bindparam("sids", type_=String())).table_valued(
+        column("value", String()), name="ids"
+    )
+    sid: ColumnElement[str] = ids.c.value
+
+    def stored(figure: Any) -> Any:
+        # A correlated primary-key probe per id, not a join: PostgreSQL may plan a join of the
+        # ids with subject_stats as a hash join over the whole table; a subquery in the select
+        # list runs per row of ids, so the statement reads O(ids) rows whatever the table holds.
+        probe = select(figure).where(SUBJECT.c.subject_id == sid).scalar_subquery()
+        return func.coalesce(probe, 0)
+
+    # summary_statement's figures, one row per id (zeros for a subject without a stored row).
+    return select(
+        sid.label("subject_id"),
+        stored(SUBJECT.c.enrolled_count).label("enrolled"),
+        _active_count(sid).label("active"),
+        stored(SUBJECT.c.attempt_count).label("attempts"),
+        stored(SUBJECT.c.percentage_hundredths).label("points"),
+    ).select_from(ids)
 
 
 # Built once, with bound parameters, and run by gateway.statements (prepared on the driver on
@@ -82,14 +136,31 @@ SUMMARY = Statement(
     name="analytics.summary",
     sample={"sid": SubjectStats.subject_id, "since": _SINCE_SAMPLE},
 )
+SUMMARIES = Statement(
+    _summaries_statement(),
+    name="analytics.summaries",
+    # Seeded subjects (gateway/seed.py) and one that does not exist.
+    sample={"sids": json.dumps(["INF001", "INF002", "MAT101", "NOPE"]), "since": _SINCE_SAMPLE},
+)
+
+Figures = tuple[int, int, int, int]
 
 
-async def summary_row(
-    db: Executor, subject_id: str, since: dt.datetime
-) -> tuple[int, int, int, int]:
+async def summary_row(db: Executor, subject_id: str, since: dt.datetime) -> Figures:
     """(enrolled, active since `since`, attempts, percentage sum in hundredths)."""
     row = (await SUMMARY.all(db, sid=subject_id, since=since))[0]
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+async def summary_rows(
+    db: Executor, subject_ids: Collection[str], since: dt.datetime
+) -> dict[str, Figures]:
+    """summary_row's figures for several subjects in one statement, by subject id (every id
+    present: zeros for a subject without a stored row)."""
+    if not subject_ids:
+        return {}
+    rows = await SUMMARIES.all(db, sids=json.dumps(sorted(set(subject_ids))), since=since)
+    return {sid: (int(e), int(a), int(n), int(p)) for sid, e, a, n, p in rows}
 
 
 PROGRESS = Statement(

@@ -107,16 +107,9 @@ class SubjectAnalytics(Node):
 
 async def subject_analytics(info: Info, subject: SubjectView) -> SubjectAnalytics:
     """Subject.analytics and node(id:) for a SubjectAnalytics: `subject` was read in this
-    request (the parent field, or the Subject lookup)."""
-    actor = await info.context.actor()
-    async with info.context.read() as db:
-        summary = await service.summary(
-            db,
-            actor,
-            subject.id,
-            active_days=info.context.gateway.settings.active_days,
-            known=subject,
-        )
+    request (the parent field, or the Subject lookup). One batch for all the subjects of a
+    page or of a nodes(ids:) list (info.context.loaders.analytics)."""
+    summary = await info.context.loaders.analytics.summaries.load(subject)
     return SubjectAnalytics.of(summary, subject)
 
 

@@ -49,7 +49,7 @@ class Context:
     @cached_property
     def loaders(self) -> Loaders:
         """This request's DataLoaders, created on first use."""
-        return Loaders(self.gateway.db, self.actor)
+        return Loaders(self.gateway.db, self.actor, active_days=self.gateway.settings.active_days)
 
     async def actor(self) -> Actor | None:
         """The caller, read from the database once per request (role is never the token's)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from gateway.analytics.loaders import AnalyticsLoaders
 from gateway.auth.actor import ActorSource
 from gateway.db import Database
 from gateway.sessions.loaders import SessionLoaders
@@ -17,9 +18,10 @@ from gateway.users.loaders import UserLoaders
 class Loaders:
     """Typed loaders per domain, each set created on first use."""
 
-    def __init__(self, db: Database, actor: ActorSource) -> None:
+    def __init__(self, db: Database, actor: ActorSource, *, active_days: int) -> None:
         self._db = db
         self._actor = actor
+        self._active_days = active_days
 
     @cached_property
     def users(self) -> UserLoaders:
@@ -32,3 +34,7 @@ class Loaders:
     @cached_property
     def sessions(self) -> SessionLoaders:
         return SessionLoaders(self._db, self._actor)
+
+    @cached_property
+    def analytics(self) -> AnalyticsLoaders:
+        return AnalyticsLoaders(self._db, self._actor, active_days=self._active_days)

@@ -137,6 +137,39 @@ async def test_a_subject_already_read_is_still_authorized(gateway: Gateway) -> N
     assert mine.name == "Subject MINE"
 
 
+async def test_summaries_authorize_each_subject_and_equal_the_single_summary(
+    gateway: Gateway,
+) -> None:
+    """The batched read (GraphQL loaders): per subject `summary`'s answer, a refused subject
+    its error; a subject nobody joined yet reads as zeros."""
+    w = await _world(gateway)
+    await subject(gateway, w["admin"], "EMPTY", w["prof"])
+    codes = ["MINE", "THEIRS", "MINE2", "EMPTY", "MINE"]
+    async with gateway.db.read() as db:
+        views = await subjects.get_subject_views(db, w["admin"], codes)
+        found = [v for v in views if not isinstance(v, Exception)]
+        assert len(found) == len(codes)
+        for who in ("admin", "prof", "other", "ana"):
+            got = await service.summaries(db, w[who], found, active_days=ACTIVE_DAYS)
+            assert len(got) == len(codes)
+            for code, item in zip(codes, got, strict=True):
+                try:
+                    single = await service.summary(db, w[who], code, active_days=ACTIVE_DAYS)
+                except Forbidden as refused:
+                    assert isinstance(item, Forbidden), (who, code, item)
+                    assert str(item) == str(refused)
+                else:
+                    assert item == single, (who, code)
+        mine = await service.summaries(db, w["prof"], found, active_days=ACTIVE_DAYS)
+        assert [type(s).__name__ for s in mine] == ["Summary", "Forbidden", *["Summary"] * 3]
+        assert mine[3] == service.Summary("EMPTY", "Subject EMPTY", 0, 0, None)
+        assert all(
+            isinstance(s, Unauthenticated)
+            for s in await service.summaries(db, None, found, active_days=ACTIVE_DAYS)
+        )
+        assert await service.summaries(db, w["admin"], [], active_days=ACTIVE_DAYS) == []
+
+
 async def test_the_summary_equals_a_recomputation_from_the_rows(gateway: Gateway) -> None:
     w = await _world(gateway)
     since = ago(ACTIVE_DAYS)
