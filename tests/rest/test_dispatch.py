@@ -45,16 +45,25 @@ def rest_dispatch(app: Starlette) -> RestDispatch:
 
 
 @pytest.fixture
-async def reference(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def reference_app(settings: Settings) -> AsyncIterator[Starlette]:
     """A second gateway over the same database, its REST face served by FastAPI alone."""
     app = create_app(settings)
     mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "")
     mount.app = rest_dispatch(app).app
     assert not any(isinstance(getattr(r, "app", None), RestDispatch) for r in app.routes)
     async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
+        yield app
+
+
+def client_of(app: Any, root_path: str = "") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, root_path=root_path)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def reference(reference_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_of(reference_app) as client:
+        yield client
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -177,6 +186,29 @@ async def test_the_served_face_answers_as_fastapi_does(
     ):
         await same(method, url, headers=sam)
     await same("POST", "/token", data={"username": "sam", "password": "wrong"})
+
+
+async def test_behind_a_path_prefix_as_fastapi_does(
+    api: Api, app: Starlette, reference_app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Served under a root path (uvicorn --root-path /api behind a proxy): the route is matched
+    below the prefix, as Starlette matches it, and served by its plan."""
+    sam = bearer(await api.user("sam"))
+    dispatch = rest_dispatch(app)
+    planned: list[str] = []
+    serve = dispatch._serve
+
+    async def counted(plan: Any, *args: Any) -> None:
+        planned.append(plan.route.path)
+        await serve(plan, *args)
+
+    monkeypatch.setattr(dispatch, "_serve", counted)
+    async with client_of(app, "/api") as served, client_of(reference_app, "/api") as reference:
+        for url in ("/api/users/me", "/api/health", "/api/subjects?limit=0", "/api/nothing"):
+            r = await compare(served, reference, "GET", url, headers=sam)
+            assert r.status_code != 500
+        assert (await served.get("/api/users/me", headers=sam)).json()["username"] == "sam"
+    assert planned == ["/users/me", "/health", "/subjects", "/users/me"]  # /nothing: FastAPI's
 
 
 async def test_every_route_but_the_token_form_is_dispatched(app: Starlette) -> None:
