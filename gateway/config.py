@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     chatbot_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     chatbot_max_connections: int = Field(default=500, ge=1)
     chatbot_max_keepalive: int = Field(default=50, ge=0)
+    # Shorter than the upstream's idle timeout (uvicorn closes idle connections after 5 s):
+    # a call sent on a connection the server is closing at that moment is lost (a 502).
+    chatbot_keepalive_expiry_seconds: float = Field(default=4.0, gt=0)
     chatbot_max_response_bytes: int = Field(default=1_000_000, ge=1024)
     # How often user messages left "sent" by a crash or an outage (older than the chatbot
     # timeout + 5 min) are marked failed; also once at start-up.

@@ -75,6 +75,7 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     limits = httpx.Limits(
         max_connections=settings.chatbot_max_connections,
         max_keepalive_connections=settings.chatbot_max_keepalive,
+        keepalive_expiry=settings.chatbot_keepalive_expiry_seconds,
     )
     client = httpx.AsyncClient(
         transport=ShardedTransport(limits),

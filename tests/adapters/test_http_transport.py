@@ -1,4 +1,5 @@
-"""The upstream client's sharded pool honours the configured limits."""
+"""The upstream client's sharded pool honours the configured limits and drops idle connections
+before the upstream does."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import asyncio
 import httpx
 
 from gateway.adapters.http_transport import SHARD_SIZE, ShardedTransport
+from gateway.adapters.tutor_client import build_http_client
+from tests.conftest import make_settings
 
 
 def test_shards_add_up_to_the_configured_limits() -> None:
@@ -47,3 +50,50 @@ async def test_never_more_connections_than_the_limit() -> None:
         )
     assert [r.text for r in replies] == ["ok"] * 40
     assert 1 < peak <= 20
+
+
+async def test_an_idle_connection_is_dropped_before_the_upstream_closes_it() -> None:
+    """An upstream that closes connections idle for 0.5 s (uvicorn does after 5 s). A call sent
+    on such a connection as the server closes it gets no answer; here the server closes
+    whenever a request comes after 0.5 s idle, so that race happens every time. The gateway's
+    client (GATEWAY_CHATBOT_KEEPALIVE_EXPIRY_SECONDS, shorter than the upstream's timeout)
+    drops the idle connection first and opens a new one; a client keeping it 5 s reuses it."""
+    loop = asyncio.get_running_loop()
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        idle_since = loop.time()
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                if loop.time() - idle_since > 0.5:
+                    break  # its idle timer fired as the request arrived: closed, unanswered
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+                idle_since = loop.time()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with server:
+        one_shard = {"chatbot_max_connections": 4, "chatbot_max_keepalive": 4}
+        settings = make_settings("sqlite", chatbot_keepalive_expiry_seconds=0.3, **one_shard)
+        async with build_http_client(settings) as client:
+            assert (await client.get(url)).text == "ok"
+            await asyncio.sleep(0.6)
+            assert (await client.get(url)).text == "ok"
+        assert connections == 2
+        lingering = make_settings("sqlite", chatbot_keepalive_expiry_seconds=5.0, **one_shard)
+        async with build_http_client(lingering) as client:
+            assert (await client.get(url)).text == "ok"
+            await asyncio.sleep(0.6)
+            try:
+                await client.get(url)
+            except httpx.TransportError:
+                pass
+            else:
+                raise AssertionError("the connection the server closed was not reused")
