@@ -87,11 +87,25 @@ class DomainErrors(SchemaExtension):
         result = self.execution_context.result
         if not isinstance(result, (GraphQLExecutionResult, ExecutionResult)) or not result.errors:
             return
-        if self.hide_suggestions:
-            for error in result.errors:
-                error.message = without_suggestions(error.message)
-        if not self.streamed:
-            result.errors = [format_error(e, self.executing) for e in result.errors]
+        if self.streamed:  # formatted already, as each result was sent
+            if self.hide_suggestions:
+                hide_suggestions(result.errors)
+            return
+        result.errors = client_errors(result.errors, self.executing, self.hide_suggestions)
+
+
+def client_errors(
+    errors: list[GraphQLError], executing: bool, hide: bool = False
+) -> list[GraphQLError]:
+    """An operation's errors in their client form; `hide`: without suggestion hints."""
+    if hide:
+        hide_suggestions(errors)
+    return [format_error(e, executing) for e in errors]
+
+
+def hide_suggestions(errors: list[GraphQLError]) -> None:
+    for error in errors:
+        error.message = without_suggestions(error.message)
 
 
 # graphql-core appends its hints at the end of a message: " Did you mean 'x'?", " Did you mean

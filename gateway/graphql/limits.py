@@ -48,6 +48,7 @@ from graphql import (
     VariableNode,
     get_named_type,
     get_nullable_type,
+    specified_rules,
 )
 from graphql.language import ValueNode
 from strawberry.extensions import SchemaExtension
@@ -382,7 +383,7 @@ class QueryLimits(SchemaExtension):
             if memo is None:
                 context.pre_execution_errors = _validate(schema, document, rules)
             else:
-                key = ("validation", schema, rules)
+                key = _validation_key(schema, rules)
                 if key not in memo:
                     memo[key] = _validate(schema, document, rules)
                 context.pre_execution_errors = memo[key]
@@ -402,17 +403,43 @@ class QueryLimits(SchemaExtension):
             return measure(
                 schema, document, operation_name, variables, page_cap=self.limits.page_cap
             )
-        operation = select_operation(document, operation_name)
-        key = (
-            "measure",
-            schema,
-            operation_name,
-            _variables_key(operation, variables),
-            self.limits.page_cap,
-        )
+        key = self._measure_key(schema, document, operation_name, variables)
         if key not in memo:
             memo[key] = measure(
                 schema, document, operation_name, variables, page_cap=self.limits.page_cap
             )
         found: Measure = memo[key]
         return found
+
+    def _measure_key(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any],
+    ) -> tuple[object, ...]:
+        operation = select_operation(document, operation_name)
+        variables_key = _variables_key(operation, variables)
+        return ("measure", schema, operation_name, variables_key, self.limits.page_cap)
+
+    def passed(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any],
+    ) -> bool:
+        """Whether this cached document has passed the limits (for these variables' page
+        sizes) and validation before: read from its memo, nothing computed. (False also for
+        a document only this request has seen.)"""
+        memo = derived(document)
+        if memo is None:
+            return False
+        found = memo.get(self._measure_key(schema, document, operation_name, variables))
+        if found is None or self.limits.check(found) is not None:
+            return False
+        return memo.get(_validation_key(schema, (*specified_rules, *self.extra_rules))) == []
+
+
+def _validation_key(schema: GraphQLSchema, rules: tuple[Any, ...]) -> tuple[object, ...]:
+    return ("validation", schema, rules)

@@ -80,14 +80,22 @@ class GraphQLRateLimit(SchemaExtension):
         context: Any = ec.context
         document = ec.graphql_document
         if document is not None and context is not None and not ec.pre_execution_errors:
-            counts = operation_counts(cached_root_fields(document, ec.operation_name))
-            if getattr(context, "admitted", False):  # a WebSocket operation, counted already
-                counts.pop(Category.DEFAULT, None)
-            try:
-                await context.gateway.rate_limits.check(
-                    context.request.scope, context.token, counts
-                )
-            except RateLimited as exc:
-                error = GraphQLError(exc.detail, extensions={"code": exc.code, **exc.extensions})
+            error = await admission_error(context, document, ec.operation_name)
+            if error is not None:
                 ec.pre_execution_errors = [error]
         yield
+
+
+async def admission_error(
+    context: Any, document: DocumentNode, operation_name: str | None
+) -> GraphQLError | None:
+    """Counts the operation against the caller's limits: None when admitted, else the
+    RATE_LIMITED error (extensions.retryAfter, seconds)."""
+    counts = operation_counts(cached_root_fields(document, operation_name))
+    if getattr(context, "admitted", False):  # a WebSocket operation, counted already
+        counts.pop(Category.DEFAULT, None)
+    try:
+        await context.gateway.rate_limits.check(context.request.scope, context.token, counts)
+    except RateLimited as exc:
+        return GraphQLError(exc.detail, extensions={"code": exc.code, **exc.extensions})
+    return None

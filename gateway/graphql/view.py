@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -26,6 +27,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from gateway.auth.tokens import bearer_token
 from gateway.errors import DomainError
 from gateway.graphql.context import Context
+from gateway.graphql.direct import DirectPost
 from gateway.graphql.persisted import PersistedQueryError
 from gateway.graphql.schema import build_schema
 from gateway.graphql.ws import (
@@ -91,6 +93,25 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         self.gateway = gateway
         self.max_json_depth = settings.graphql_max_json_depth
+        # Our own path for JSON POSTs of validated documents (gateway/graphql/direct.py); off
+        # when a resolver hook (tracing) or an HTTP streaming transport is configured.
+        self.direct = (
+            DirectPost(self, settings)
+            if not settings.otel_enabled and not self._stream_transport_map
+            else None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or self.direct is None:
+            return await super().__call__(scope, receive, send)
+        request = Request(scope, receive)
+        response = await self.direct.serve(request)
+        if response is None:  # strawberry's path, as super().__call__ takes it
+            try:
+                response = await self.run(request)
+            except HTTPException as exc:
+                response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         cls = SocketContext if isinstance(request, WebSocket) else Context

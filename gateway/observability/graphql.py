@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Iterator
 
-from graphql import OperationDefinitionNode
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from gateway.observability import metrics
@@ -30,6 +30,38 @@ def operation_label(name: str | None) -> str:
     return "other"
 
 
+def operation_of(document: DocumentNode | None, operation_name: str | None) -> tuple[str, str]:
+    """The metric labels (name, kind) of the operation a request runs."""
+    if document is None:
+        return "unparsed", "unknown"
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    for op in operations:
+        if (operation_name is None and len(operations) == 1) or (
+            op.name and op.name.value == operation_name
+        ):
+            return operation_label(op.name.value if op.name else None), op.operation.value
+    return "unknown", "unknown"
+
+
+def outcome_of(errors: list[GraphQLError] | None) -> str:
+    """The outcome label of an operation's final errors; each error is counted and gets the
+    request id."""
+    if not errors:
+        return "ok"
+    code = (errors[0].extensions or {}).get("code")
+    rid = request_id.get()
+    for error in errors:
+        metrics.count_graphql_error((error.extensions or {}).get("code"))
+        error.extensions = {**(error.extensions or {}), "requestId": rid}
+    return code if isinstance(code, str) else "error"
+
+
+def record(labels: tuple[str, str], outcome: str, started: float) -> None:
+    name, kind = labels
+    metrics.child(metrics.GRAPHQL_OPERATIONS, name, kind, outcome).inc()
+    metrics.child(metrics.GRAPHQL_LATENCY, name, kind).observe(time.perf_counter() - started)
+
+
 class GraphQLObservability(SchemaExtension):
     """Put it first in the extension list: its post-processing then runs last, after the
     errors have their final form."""
@@ -39,30 +71,7 @@ class GraphQLObservability(SchemaExtension):
         outcome = "error"
         try:
             yield
-            result = self.execution_context.result
-            errors = getattr(result, "errors", None) or []
-            outcome = "ok"
-            if errors:
-                code = (errors[0].extensions or {}).get("code")
-                outcome = code if isinstance(code, str) else "error"
-                rid = request_id.get()
-                for error in errors:
-                    metrics.count_graphql_error((error.extensions or {}).get("code"))
-                    error.extensions = {**(error.extensions or {}), "requestId": rid}
+            outcome = outcome_of(getattr(self.execution_context.result, "errors", None))
         finally:
-            name, kind = self._operation()
-            metrics.child(metrics.GRAPHQL_OPERATIONS, name, kind, outcome).inc()
-            elapsed = time.perf_counter() - started
-            metrics.child(metrics.GRAPHQL_LATENCY, name, kind).observe(elapsed)
-
-    def _operation(self) -> tuple[str, str]:
-        ec = self.execution_context
-        document = ec.graphql_document
-        if document is None:
-            return "unparsed", "unknown"
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        wanted = ec.operation_name
-        for op in operations:
-            if (wanted is None and len(operations) == 1) or (op.name and op.name.value == wanted):
-                return operation_label(op.name.value if op.name else None), op.operation.value
-        return "unknown", "unknown"
+            ec = self.execution_context
+            record(operation_of(ec.graphql_document, ec.operation_name), outcome, started)
