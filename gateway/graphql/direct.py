@@ -5,16 +5,17 @@ Strawberry's view and `Schema.execute` cost about a quarter of a one-field query
 work that a cached, validated document does not need: per-request extension instances, a
 context manager per lifecycle stage, request adapters, content-type parsing through
 `email.message`. Here such a request runs the same steps the extensions run, in the same order
-and through the same functions (gateway/graphql/errors.py, rate_limit.py, limits.py,
-gateway/observability/graphql.py), and graphql-core's `execute` with the schema's execution
-class, exactly as strawberry calls it.
+and through the same functions (gateway/graphql/errors.py, rate_limit.py, persisted.py,
+limits.py, gateway/observability/graphql.py), and graphql-core's `execute` with the schema's
+execution class, exactly as strawberry calls it.
 
-Everything else is strawberry's: GET, WebSockets, batches, persisted queries, a body that is
-not a JSON object, a document that is new or not cached (its first request is validated there,
-rate limit first, so a refused caller still costs no validation), one that failed a check, a
-subscription, a missing operation. Those tests have no side effects, so a request that fails
-one is handed over untouched; the rate limit, the first step with one, comes after them. With a
-resolver hook (tracing) strawberry serves everything. tests/graphql/test_direct.py holds the
+Everything else is strawberry's: GET, WebSockets, batches, a body that is not a JSON object,
+an unknown or refused persisted query, a document that is new or not cached (its first request
+is validated there, rate limit first, so a refused caller still costs no validation), one that
+failed a check, a subscription, a missing operation. Those tests have no side effects (a
+persisted query's lookup only fills the cache), so a request that fails one is handed over
+untouched; the rate limit, the first step with one, comes after them. With a resolver hook
+(tracing) strawberry serves everything. tests/graphql/test_direct.py holds the
 two paths to the same answers.
 """
 
@@ -35,6 +36,7 @@ from strawberry.http import GraphQLHTTPResponse
 from gateway.graphql.documents import CACHED_QUERY_CHARS, parse_document
 from gateway.graphql.errors import client_errors
 from gateway.graphql.limits import QueryLimits, select_operation
+from gateway.graphql.persisted import PersistedQueryError, register
 from gateway.graphql.rate_limit import admission_error
 from gateway.observability.graphql import operation_of, outcome_of, record
 
@@ -58,6 +60,7 @@ class DirectPost:
         self.executor_class = schema.execution_context_class
         self.limits = QueryLimits.factory(settings)()
         self.hide_suggestions = settings.env == "production"
+        self.apq = settings.graphql_apq
 
     async def serve(self, request: Request) -> Response | None:
         """The response, or None: strawberry serves this request (nothing has happened yet)."""
@@ -72,13 +75,15 @@ class DirectPost:
             return None
         query, variables = data.get("query"), data.get("variables")
         name, extensions = data.get("operationName"), data.get("extensions")
+        if not (extensions is None or type(extensions) is dict):
+            return None
+        if extensions is not None and "persistedQuery" in extensions:
+            query = await self._persisted(query, extensions["persistedQuery"])
         if (
             type(query) is not str
             or len(query) > CACHED_QUERY_CHARS
             or not (variables is None or type(variables) is dict)
             or not (name is None or type(name) is str)
-            or not (extensions is None or type(extensions) is dict)
-            or (extensions is not None and "persistedQuery" in extensions)
         ):
             return None
         try:
@@ -98,7 +103,7 @@ class DirectPost:
         started = time.perf_counter()
         outcome = "error"
         try:
-            result = await self._run(context, document, name, variables, extensions)
+            result = await self._run(context, query, document, name, variables, extensions)
             outcome = outcome_of(result.errors)
         finally:
             record(operation_of(document, name), outcome, started)
@@ -107,9 +112,21 @@ class DirectPost:
             body["errors"] = [error.formatted for error in result.errors]
         return self.view.create_response(body, sub_response)
 
+    async def _persisted(self, query: object, extension: object) -> str | None:
+        """An APQ request's text when its hash is known, or sent with the query it hashes;
+        None for anything strawberry answers (APQ off, a miss, a refusal)."""
+        store = self.view.gateway.persisted_queries
+        if not self.apq or not (query is None or type(query) is str):
+            return None
+        try:
+            return await store.resolve(query, extension)  # reads (and fills) the cache only
+        except PersistedQueryError:
+            return None
+
     async def _run(
         self,
         context: Any,
+        query: str,
         document: Any,
         name: str | None,
         variables: dict[str, Any] | None,
@@ -118,6 +135,9 @@ class DirectPost:
         refused = await admission_error(context, document, name)
         if refused is not None:
             return ExecutionResult(None, client_errors([refused], False, self.hide_suggestions))
+        persisted = extensions.get("persistedQuery") if extensions is not None else None
+        if persisted is not None:  # admitted and valid: as PersistedQueryRegistration
+            await register(context.gateway, query, persisted)
         try:
             result = execute(
                 self.schema,

@@ -185,14 +185,18 @@ class PersistedQueryRegistration(SchemaExtension):
     async def on_validate(self) -> AsyncIterator[None]:
         ec = self.execution_context
         extension = (ec.operation_extensions or {}).get("persistedQuery")
-        context: Any = ec.context
         if extension is not None and ec.query and ec.pre_execution_errors == []:
-            store: PersistedQueries | None = getattr(context.gateway, "persisted_queries", None)
-            try:
-                digest = digest_of(extension)
-                if store is not None:
-                    store.check_registration(ec.query, digest)  # also over a WebSocket
-                    await store.put(digest, ec.query)
-            except PersistedQueryError:
-                pass  # the HTTP view refused it already; elsewhere it is simply not stored
+            await register(ec.context.gateway, ec.query, extension)
         yield
+
+
+async def register(gateway: Any, query: str, extension: object) -> None:
+    """Store an admitted, valid document under its hash (also from a WebSocket)."""
+    store: PersistedQueries | None = getattr(gateway, "persisted_queries", None)
+    try:
+        digest = digest_of(extension)
+        if store is not None:
+            store.check_registration(query, digest)
+            await store.put(digest, query)
+    except PersistedQueryError:
+        pass  # the HTTP view refused it already; elsewhere it is simply not stored

@@ -11,6 +11,7 @@ shows which requests the direct path served, so a silent fallback cannot pass fo
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -257,12 +258,6 @@ async def test_bodies_strawberry_serves(pair: Pair) -> None:
         {"content": b"\xff\xfe", "headers": {"Content-Type": "application/json"}},
         {"content": b'{"query": "{ __typename }"}', "headers": {"Content-Type": "text/plain"}},
         {"content": b'{"query": "{ __typename }"}'},  # no content type
-        {
-            "json": {
-                "query": "{ __typename }",
-                "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}},
-            }
-        },
         {"json": {"query": "{" * 40 + "}" * 40}},
     ]
     for kw in not_direct:
@@ -305,14 +300,25 @@ async def _rate_limited_pair(database_url: str, stub_url: str) -> AsyncIterator[
         await found.close()
 
 
-async def test_the_rate_limit_answers_as_strawberry_does(settings: Settings, stub: Any) -> None:
+async def test_the_rate_limit_answers_as_strawberry_does(
+    settings: Settings, stub: Any, api: Api
+) -> None:
+    sam = bearer(await api.user("sam"))
     async for pair in _rate_limited_pair(settings.database_url, stub.url):
+        other = "query Other { __typename }"
+        await pair.same({"query": other})  # validated, not registered
         body = {"query": "{ __typename }"}
-        answers = [await pair.same(body) for _ in range(5)]
-        assert pair.spy.served == 4
+        answers = [await pair.same(body) for _ in range(4)]
+        assert pair.spy.served == 3
         refused = [a.json() for a in answers if "errors" in a.json()]
         assert len(refused) == 2, [a.text for a in answers]
         assert refused[0]["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        # a refused caller's registration stores nothing, on either path
+        answer = await pair.same(apq(other), direct=True)
+        assert answer.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        digest = hashlib.sha256(other.encode()).hexdigest()
+        answer = await pair.same(apq(None, digest), headers=sam, valid=False, direct=False)
+        assert answer.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
 
 
 @pytest.mark.parametrize("env", ["production"])
@@ -338,12 +344,6 @@ async def test_production_answers_as_strawberry_does(
         await pair.close()
 
 
-def test_tracing_turns_the_direct_path_off(settings: Settings) -> None:
-    traced = settings.model_copy(update={"otel_enabled": True})
-    assert graphql_view(create_app(traced)).direct is None
-    assert graphql_view(create_app(settings)).direct is not None
-
-
 async def test_a_validated_subscription_is_still_refused_over_http(pair: Pair) -> None:
     """A subscription document validated on a WebSocket is in the same cache; over HTTP it
     is still strawberry's 400, not executed by the direct path."""
@@ -357,3 +357,50 @@ async def test_a_validated_subscription_is_still_refused_over_http(pair: Pair) -
     assert (first.errors[0].extensions or {}).get("code") == "UNAUTHENTICATED", first
     answer = await pair.same({"query": document}, valid=False, direct=False)
     assert answer.status_code == 400, answer.text
+
+
+def apq(query: str | None, digest: str | None = None, **body: Any) -> dict[str, Any]:
+    digest = digest or hashlib.sha256((query or "").encode()).hexdigest()
+    persisted = {"version": 1, "sha256Hash": digest}
+    return (
+        {"query": query, "extensions": {"persistedQuery": persisted}, **body}
+        if query
+        else {
+            "extensions": {"persistedQuery": persisted},
+            **body,
+        }
+    )
+
+
+async def test_persisted_queries_answer_as_strawberry_does(api: Api, pair: Pair) -> None:
+    sam = bearer(await api.user("sam"))
+    digest = hashlib.sha256(ME.encode()).hexdigest()
+    # unknown hash: PERSISTED_QUERY_NOT_FOUND, from strawberry's path
+    await pair.same(apq(None, digest), headers=sam, valid=False, direct=False)
+    # registration: the first (a new document) is strawberry's, then the direct path's
+    await pair.same(apq(ME), headers=sam, direct=False)
+    await pair.same(apq(ME), headers=sam, direct=True)
+    # the hash alone, known to both gateways now
+    for _ in range(2):
+        await pair.same(apq(None, digest), headers=sam, direct=True)
+    await pair.same(apq(None, digest, operationName="Profile"), headers=sam, direct=True)
+    # refusals are strawberry's: a wrong hash, a bad version, a null extension
+    await pair.same(apq(ME, "f" * 64), headers=sam, valid=False, direct=False)
+    bad_version = {"query": ME, "extensions": {"persistedQuery": {"version": 2}}}
+    await pair.same(bad_version, headers=sam, valid=False, direct=False)
+    null = {"query": ME, "extensions": {"persistedQuery": None}}
+    await pair.same(null, headers=sam, valid=False, direct=False)
+    # a valid document registered through the direct path is then known by its hash alone
+    other = "query Other { me { username } }"
+    await pair.same({"query": other}, headers=sam)  # validated (strawberry), not registered
+    await pair.same(
+        apq(None, hashlib.sha256(other.encode()).hexdigest()),
+        headers=sam,
+        valid=False,
+        direct=False,
+    )
+    await pair.same(apq(other), headers=sam, direct=True)  # registered by the direct path
+    answer = await pair.same(
+        apq(None, hashlib.sha256(other.encode()).hexdigest()), headers=sam, direct=True
+    )
+    assert answer.json() == {"data": {"me": {"username": "sam"}}}

@@ -212,6 +212,18 @@ async def test_graphql_errors_mark_the_operation_span(
     assert (operation.attributes or {})["graphql.error.code"] == "UNAUTHENTICATED"
 
 
+async def test_a_repeated_operation_is_traced_each_time(
+    traced: httpx.AsyncClient, exporter: InMemorySpanExporter
+) -> None:
+    """With tracing on, strawberry's path serves every GraphQL request (gateway/graphql/
+    direct.py is off): a validated document's later requests get their spans too."""
+    for _ in range(3):
+        exporter.clear()
+        response = await traced.post("/graphql", json={"query": "query Again { __typename }"})
+        assert response.json() == {"data": {"__typename": "Query"}}
+        Trace(exporter.get_finished_spans()).one("query Again")
+
+
 async def test_json_log_lines_carry_the_trace_id(
     traced: httpx.AsyncClient, exporter: InMemorySpanExporter
 ) -> None:
