@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from inspect import isawaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cross_web import HTTPException
 from graphql import ExecutionResult, GraphQLError, OperationType, execute
@@ -42,7 +42,23 @@ from gateway.observability.graphql import operation_of, outcome_of, record
 
 if TYPE_CHECKING:
     from gateway.config import Settings
-    from gateway.graphql.view import GatewayGraphQL
+    from gateway.runtime import Gateway
+
+
+class View(Protocol):
+    """What of the view (gateway/graphql/view.py) the direct path uses: its JSON rules, its
+    context, its response."""
+
+    schema: Any
+    gateway: Gateway
+
+    def decode_json(self, data: str | bytes) -> object: ...
+
+    async def get_sub_response(self, request: Request) -> Response: ...
+
+    async def get_context(self, request: Request, response: Any) -> Any: ...
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response: ...
 
 _RUNNABLE = (OperationType.QUERY, OperationType.MUTATION)
 
@@ -53,7 +69,7 @@ def _is_json(content_type: str | None) -> bool:
 
 
 class DirectPost:
-    def __init__(self, view: GatewayGraphQL, settings: Settings) -> None:
+    def __init__(self, view: View, settings: Settings) -> None:
         schema: Any = view.schema
         self.view = view
         self.schema = schema._schema
