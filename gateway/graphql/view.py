@@ -4,6 +4,9 @@ Request parsing is hardened here: JSON is decoded with orjson (invalid UTF-8 is 
 nesting is bounded; batched (JSON array) requests are refused with 400 because batching is off;
 automatic persisted queries are resolved; and every refusal before execution is a JSON body
 `{"errors": [{"message", "extensions": {"code"}}]}` with a 4xx status, never a 500.
+
+A JSON POST of a document that has already passed the limits and validation is served by
+DirectPost (gateway/graphql/direct.py) with the same rules, and everything else by strawberry.
 """
 
 from __future__ import annotations
