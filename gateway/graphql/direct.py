@@ -15,8 +15,8 @@ is validated there, rate limit first, so a refused caller still costs no validat
 failed a check, a subscription, a missing operation. Those tests have no side effects (a
 persisted query's lookup only fills the cache), so a request that fails one is handed over
 untouched; the rate limit, the first step with one, comes after them. With a resolver hook
-(tracing) strawberry serves everything. tests/graphql/test_direct.py holds the
-two paths to the same answers.
+(tracing) strawberry serves everything. tests/graphql/test_direct.py holds the two paths to the
+same answers.
 """
 
 from __future__ import annotations
