@@ -33,9 +33,9 @@ from starlette.responses import Response
 from strawberry.execution import optimized_is_awaitable
 from strawberry.http import GraphQLHTTPResponse
 
-from gateway.graphql.documents import CACHED_QUERY_CHARS, parse_document
+from gateway.graphql.documents import CACHED_QUERY_CHARS, parse_document, select_operation
 from gateway.graphql.errors import client_errors
-from gateway.graphql.limits import QueryLimits, select_operation
+from gateway.graphql.limits import QueryLimits
 from gateway.graphql.persisted import PersistedQueryError, register
 from gateway.graphql.rate_limit import admission_error
 from gateway.observability.graphql import operation_of, outcome_of, record
@@ -59,6 +59,7 @@ class View(Protocol):
     async def get_context(self, request: Request, response: Any) -> Any: ...
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response: ...
+
 
 _RUNNABLE = (OperationType.QUERY, OperationType.MUTATION)
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-from graphql import DocumentNode, parse
+from graphql import DocumentNode, OperationDefinitionNode, parse
 
 MAX_DOCUMENTS = 512
 # Longer texts (a comment or a string can fill a 1 MB body within the token limit) are parsed
@@ -59,3 +59,14 @@ def derived(document: DocumentNode | None) -> dict[Hashable, Any] | None:
         return None
     found = _by_identity.get(id(document))
     return found.derived if found is not None and found.document is document else None
+
+
+def select_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The operation a request runs: the named one, or the only one when no name is given
+    (None when there is no such operation, or several and no name)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name and o.name.value == operation_name), None)

@@ -55,7 +55,7 @@ from strawberry.extensions import SchemaExtension
 
 from gateway import policy
 from gateway.config import Settings
-from gateway.graphql.documents import derived, parse_document
+from gateway.graphql.documents import derived, parse_document, select_operation
 
 PAGE_ARGUMENTS = ("first", "limit")
 _TOKEN_LIMIT_MESSAGE = "tokens. Parsing aborted"
@@ -209,15 +209,6 @@ class _Walker:
         if isinstance(node, VariableNode):
             return self.variables.get(node.name.value)
         return None
-
-
-def select_operation(
-    document: DocumentNode, operation_name: str | None
-) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next((o for o in operations if o.name and o.name.value == operation_name), None)
 
 
 def measure(

@@ -12,27 +12,19 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
-    OperationDefinitionNode,
     SelectionSetNode,
 )
 from strawberry.extensions import SchemaExtension
 
 from gateway.errors import RateLimited
-from gateway.graphql.documents import derived
+from gateway.graphql.documents import derived, select_operation
 from gateway.ratelimit import Category, operation_counts
-
-
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next((op for op in operations if op.name and op.name.value == name), None)
 
 
 def root_fields(document: DocumentNode, operation_name: str | None) -> list[str]:
     """Field names the operation will execute at its root, once per response key, with
     fragments expanded (a spread repeated at the root still executes each field once)."""
-    operation = _operation(document, operation_name)
+    operation = select_operation(document, operation_name)
     if operation is None:
         return []
     fragments = {

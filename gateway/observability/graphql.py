@@ -6,9 +6,10 @@ import re
 import time
 from collections.abc import Iterator
 
-from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
+from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from gateway.graphql.documents import select_operation
 from gateway.observability import metrics
 from gateway.observability.logging import request_id
 
@@ -34,13 +35,10 @@ def operation_of(document: DocumentNode | None, operation_name: str | None) -> t
     """The metric labels (name, kind) of the operation a request runs."""
     if document is None:
         return "unparsed", "unknown"
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    for op in operations:
-        if (operation_name is None and len(operations) == 1) or (
-            op.name and op.name.value == operation_name
-        ):
-            return operation_label(op.name.value if op.name else None), op.operation.value
-    return "unknown", "unknown"
+    op = select_operation(document, operation_name)
+    if op is None:
+        return "unknown", "unknown"
+    return operation_label(op.name.value if op.name else None), op.operation.value
 
 
 def outcome_of(errors: list[GraphQLError] | None) -> str:

@@ -15,12 +15,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from inspect import isawaitable
 from typing import Any
 
-from graphql import GraphQLResolveInfo, OperationDefinitionNode
+from graphql import GraphQLResolveInfo
 from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.utils import get_path_from_info
 
+from gateway.graphql.documents import select_operation
 from gateway.graphql.limits import measure
 from gateway.observability import tracing
 from gateway.observability.graphql import operation_label
@@ -55,14 +56,7 @@ class GraphQLTracing(SchemaExtension):
     def _finish(self, span: Span) -> None:
         ec = self.execution_context
         document = ec.graphql_document
-        operation = None
-        if document is not None:
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            for op in operations:
-                if (ec.operation_name is None and len(operations) == 1) or (
-                    op.name and op.name.value == ec.operation_name
-                ):
-                    operation = op
+        operation = select_operation(document, ec.operation_name) if document else None
         if operation is not None and document is not None:
             name = operation_label(operation.name.value if operation.name else None)
             kind = operation.operation.value
