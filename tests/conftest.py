@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from opentelemetry import trace
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
@@ -112,6 +113,17 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
 def gateway(app: Any) -> Gateway:
     gw: Gateway = app.state.gateway
     return gw
+
+
+@pytest.fixture(autouse=True)
+def _no_global_tracer_provider() -> Iterator[None]:
+    """Tests trace through tracing.use() only. A provider installed globally would export over
+    OTLP to nowhere for the rest of the run and switch on FastAPI's native telemetry in every
+    later app (it turns on whenever a global provider is set)."""
+    yield
+    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider), (
+        "a test installed a global OpenTelemetry tracer provider"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -3,16 +3,32 @@ same order and of the same kind, as strawberry's own runner, for every lifecycle
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
 
 from gateway.config import Settings
 from gateway.graphql.hooks import ClassifiedHooksRunner
 from gateway.graphql.schema import build_schema
+from gateway.observability import tracing
 
 
+@pytest.fixture
+def memory_provider() -> Iterator[None]:
+    """A provider that exports nothing: otherwise the tracing extension would build (and
+    install globally, for the rest of the run) one exporting over OTLP to nowhere."""
+    provider = TracerProvider()
+    tracing.use(provider)
+    yield
+    tracing.use(None)
+    provider.shutdown()
+
+
+@pytest.mark.usefixtures("memory_provider")
 def test_classified_hooks_match_strawberrys() -> None:
     for settings in (Settings(env="test"), Settings(env="test", otel_enabled=True)):
         schema: Any = build_schema(settings)
