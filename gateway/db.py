@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import CancelScope
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
@@ -21,9 +22,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import greenlet_spawn
 
 from gateway.config import Settings
 from gateway.observability.metrics import DB_WAITING
+from gateway.statements import DriverConnection, observed
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -197,6 +200,7 @@ class Database:
         self.admission = Admission(
             settings.db_pool_size + settings.db_max_overflow, settings.db_pool_timeout_seconds
         )
+        self._on_sqlalchemy = settings.is_sqlite
         self.writer = self.engine
         if not settings.is_sqlite:  # the engine's default is autocommit (see make_engine)
             self.writer = self.engine.execution_options(isolation_level="READ COMMITTED")
@@ -221,12 +225,23 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def statements(self) -> AsyncIterator[AsyncConnection]:
+    async def statements(self) -> AsyncIterator[AsyncConnection | DriverConnection]:
         """A pooled connection for gateway.statements' reads, without an ORM session (whose set-up
         and close cost more CPU than a hot statement on the driver). No transaction: autocommit
-        on PostgreSQL, as read(); a Statement is always a SELECT, so nothing writes through it."""
-        async with self.admission, self.engine.connect() as conn:
-            yield conn
+        on PostgreSQL, as read(); a Statement is always a SELECT, so nothing writes through it.
+        On PostgreSQL, unless listeners observe the engine, it is the pool's connection itself
+        (a DriverConnection), without SQLAlchemy's Connection around it."""
+        async with self.admission:
+            if self._on_sqlalchemy or observed(self.engine.sync_engine):
+                async with self.engine.connect() as conn:
+                    yield conn
+                return
+            fairy = await greenlet_spawn(self.engine.sync_engine.raw_connection)
+            try:
+                yield DriverConnection(self.engine, fairy)
+            finally:
+                with CancelScope(shield=True):  # a cancelled caller still returns it
+                    await greenlet_spawn(fairy.close)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:

@@ -4,19 +4,20 @@ on a seeded database; errors and transactions behave as on SQLAlchemy's path."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import ColumnElement, bindparam, delete, func, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 import gateway.app  # noqa: F401  (every domain's statements are registered on import)
 from gateway.app import Gateway
 from gateway.seed import seed
-from gateway.statements import REGISTRY, Statement
+from gateway.statements import REGISTRY, DriverConnection, Statement
 from gateway.users.models import User
 from tests.conftest import StatementCounter
 
@@ -70,6 +71,47 @@ async def test_every_statement_returns_what_sqlalchemy_returns(
             assert seen_rows, f"{stmt.name}: its samples found no rows; the check proves nothing"
 
 
+async def test_database_statements_hands_out_the_pools_connection_on_postgresql(
+    gateway: Gateway, is_postgres: bool
+) -> None:
+    """Database.statements(): on PostgreSQL the pool's connection without SQLAlchemy's
+    Connection (DriverConnection), on SQLite an AsyncConnection; the same rows either way."""
+    await seed(gateway.db, gateway.passwords)
+    async with gateway.db.read() as db:
+        conn = await db.connection()
+        cases = [
+            (stmt, params) for stmt in REGISTRY.values() for params in await samples(conn, stmt)
+        ]
+        expected = [
+            typed((await conn.execute(stmt.select, params)).all()) for stmt, params in cases
+        ]
+    async with gateway.db.statements() as held:
+        assert isinstance(held, DriverConnection if is_postgres else AsyncConnection)
+        got = [typed(await stmt.all(held, **params)) for stmt, params in cases]
+    assert got == expected
+    assert sum(map(len, got)) >= len(REGISTRY)
+
+
+async def test_a_cancelled_holder_returns_the_connection(gateway: Gateway) -> None:
+    pool = gateway.db.engine.sync_engine.pool
+    before = pool.checkedout()  # type: ignore[attr-defined]
+    holding = asyncio.Event()
+
+    async def hold() -> None:
+        async with gateway.db.statements() as conn:
+            await REGISTRY["users.caller"].all(conn, user_id=uuid.uuid4())
+            holding.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(hold())
+    await holding.wait()
+    assert pool.checkedout() == before + 1  # type: ignore[attr-defined]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert pool.checkedout() == before  # type: ignore[attr-defined]
+
+
 async def test_one_or_none_and_scalar(gateway: Gateway) -> None:
     await seed(gateway.db, gateway.passwords)
     caller = REGISTRY["users.caller"]
@@ -94,11 +136,50 @@ async def test_a_failing_statement_raises_what_sqlalchemy_raises(gateway: Gatewa
     async with gateway.db.read() as db:
         with pytest.raises(sa_exc.DBAPIError) as got:
             await FAILING.all(db, d=0)
+    async with gateway.db.statements() as conn:
+        with pytest.raises(sa_exc.DBAPIError) as held:
+            await FAILING.all(conn, d=0)
     async with gateway.db.read() as db:  # the pool's connection is usable afterwards
         assert await REGISTRY["users.caller"].one_or_none(db, user_id=uuid.uuid4()) is None
-    assert type(got.value) is type(reference.value)
-    assert type(got.value.orig) is type(reference.value.orig)
-    assert got.value.connection_invalidated is reference.value.connection_invalidated
+    async with gateway.db.statements() as conn:
+        assert await REGISTRY["users.caller"].one_or_none(conn, user_id=uuid.uuid4()) is None
+    for raised in (got.value, held.value):
+        assert type(raised) is type(reference.value)
+        assert type(raised.orig) is type(reference.value.orig)
+        assert raised.connection_invalidated is reference.value.connection_invalidated
+        assert str(raised) == str(reference.value)
+
+
+async def test_a_dropped_connection_is_invalidated_as_sqlalchemy_does(
+    gateway: Gateway, is_postgres: bool
+) -> None:
+    """The server ends the connection under a held DriverConnection: the same DBAPIError as
+    SQLAlchemy's path raises (connection_invalidated), and the pool replaces the connection."""
+    caller = REGISTRY["users.caller"]
+    if not is_postgres:  # SQLite has no server to drop it: the SQLAlchemy path is the only one
+        async with gateway.db.statements() as conn:
+            assert isinstance(conn, AsyncConnection)
+        return
+    raised = []
+    for opened in (gateway.db.read, gateway.db.statements):
+        async with opened() as db:
+            conn = await db.connection() if isinstance(db, AsyncSession) else db
+            pid = await _backend_pid(conn)
+            async with gateway.db.engine.connect() as killer:
+                await killer.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            with pytest.raises(sa_exc.DBAPIError) as error:
+                await caller.all(db, user_id=uuid.uuid4())
+            raised.append(error.value)
+    assert [e.connection_invalidated for e in raised] == [True, True]
+    assert type(raised[0].orig) is type(raised[1].orig)
+    async with gateway.db.statements() as conn:  # a new connection, not the dropped one
+        assert await caller.one_or_none(conn, user_id=uuid.uuid4()) is None
+
+
+async def _backend_pid(conn: AsyncConnection | DriverConnection) -> int:
+    pid = Statement(select(func.pg_backend_pid()), name="test.pid", register=False)
+    found: int = await pid.scalar(conn)
+    return found
 
 
 async def test_reads_run_inside_the_sessions_transaction(gateway: Gateway) -> None:
@@ -133,5 +214,6 @@ async def test_cursor_listeners_see_the_runners_statements(
     listener attached the runner takes SQLAlchemy's path, so nothing runs unobserved."""
     caller = REGISTRY["users.caller"]
     async with gateway.db.statements() as conn:
+        assert isinstance(conn, AsyncConnection)  # the pool's connection would go unobserved
         assert await caller.one_or_none(conn, user_id=uuid.uuid4()) is None
     assert sql_counter.count == 1 and "FROM users" in sql_counter.statements[0]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.actor import Actor
 from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import TokenClaims, Tokens
 from gateway.errors import Forbidden, Unauthenticated
+from gateway.statements import Runnable
 from gateway.users import repository as user_rows
 from gateway.users import service as users
 from gateway.users.models import Role
@@ -67,9 +68,7 @@ def actor_of(
     return Actor(id=user_id, username=username, role=Role(role), profile=profile)
 
 
-async def actor_from_token(
-    db: AsyncSession | AsyncConnection, tokens: Tokens, token: str | None
-) -> Actor:
+async def actor_from_token(db: Runnable, tokens: Tokens, token: str | None) -> Actor:
     """The caller of a request, a WebSocket operation or a subscription event: the token
     proves identity only; one statement reads the caller's row and subject codes, so the actor
     carries its profile."""

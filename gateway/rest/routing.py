@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from anyio import CancelScope
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +53,11 @@ def request_session(request: Request) -> RequestSession:
     return found
 
 
+async def open_request_session(request: Request) -> AsyncSession:
+    """The dependency of a route that uses the request's session: opened now."""
+    return await request_session(request).get()
+
+
 async def in_request_session(
     request: Request, handler: Callable[[Request], Awaitable[Response]]
 ) -> Response:
@@ -73,6 +80,17 @@ class SessionRoute(APIRoute):
     """The route class of every domain router: FastAPI's handler, in the request's session.
     (gateway/rest/dispatch.py serves most requests without FastAPI's handler, in the same
     session scope.)"""
+
+    @cached_property
+    def opens_session(self) -> bool:
+        """Whether a dependency of this route opens the request's session."""
+
+        def opens(dependant: Dependant) -> bool:
+            return dependant.call is open_request_session or any(
+                opens(sub) for sub in dependant.dependencies
+            )
+
+        return opens(self.dependant)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -27,9 +27,9 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.statements import Statement
+from gateway.statements import Runnable, Statement
 from gateway.subjects.models import Enrollment, Subject
 from gateway.users.models import Role, User
 from gateway.users.schemas import UserView
@@ -131,7 +131,7 @@ def user_view(data: Mapping[Any, Any], *, prefix: str = "", with_subjects: bool 
 CALLER = Statement(PROFILE_BY_ID, name="users.caller", sample={"user_id": User.id})
 
 
-async def profile_by_id(db: AsyncSession | AsyncConnection, user_id: uuid.UUID) -> UserView | None:
+async def profile_by_id(db: Runnable, user_id: uuid.UUID) -> UserView | None:
     """The caller's read on every request (gateway.statements: prepared on the driver)."""
     row = await CALLER.one_or_none(db, user_id=user_id)
     return None if row is None else user_view(row._asdict())

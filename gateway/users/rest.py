@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from gateway.rest.deps import DB, CurrentActor, SignedIn
+from gateway.rest.deps import DB, CurrentActor, LazyDB, SignedIn
 from gateway.rest.routing import SessionRoute
 from gateway.users import service
 from gateway.users.models import Role
@@ -36,8 +36,11 @@ class ProfileOut(UserOut):
 
 
 @router.get("/me", response_model=ProfileOut)
-async def read_me(db: DB, actor: CurrentActor) -> ProfileOut:
-    return ProfileOut.of(await service.me(db, actor))
+async def read_me(db: LazyDB, actor: CurrentActor) -> ProfileOut:
+    profile = service.loaded_profile(actor)
+    if profile is None:  # no session when the caller's read brought the profile along
+        profile = await service.me(await db.get(), actor)
+    return ProfileOut.of(profile)
 
 
 @router.put(

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, HTTPException
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from gateway.rest.deps import DB
 from gateway.rest.routing import SessionRoute
@@ -117,18 +117,60 @@ async def test_a_session_only_when_a_dependency_asks_for_it(
     client, _ = side
     opened: list[str] = []
     db = api.gateway.db
-    read, transaction = db.read, db.transaction
-
-    def counted(kind: str, scope: Any) -> Any:
-        def opener() -> Any:
-            opened.append(kind)
-            return scope()
-
-        return opener
-
-    monkeypatch.setattr(db, "read", counted("read", read))
-    monkeypatch.setattr(db, "transaction", counted("transaction", transaction))
+    for kind in ("read", "transaction"):
+        monkeypatch.setattr(db, kind, _counted(opened, kind, getattr(db, kind)))
     assert (await client.get("/no-database")).status_code == 200
     assert opened == []
     assert (await client.post("/rename/nobody", json={"full_name": "N"})).status_code == 200
     assert opened == ["transaction"]  # the check can fail
+
+
+def _counted(opened: list[str], kind: str, scope: Any) -> Any:
+    def opener() -> Any:
+        opened.append(kind)
+        return scope()
+
+    return opener
+
+
+@pytest.mark.parametrize(
+    "method, path, status, opened",
+    [
+        ("GET", "/users/me", 200, ["statements"]),  # the caller's read brings the profile
+        ("GET", "/sessions", 200, ["read"]),  # the caller is read on the route's own session
+        ("PUT", "/users/me", 200, ["transaction"]),
+        ("GET", "/users/nobody", 403, ["read"]),
+    ],
+)
+async def test_one_connection_per_request_whoever_reads_the_caller(
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    status: int,
+    opened: list[str],
+) -> None:
+    """On the real app: a route that opens the request's session reads the caller on it; one
+    that does not (the profile) reads it on a pooled connection of its own (Database
+    .statements), and opens nothing else. Either way a request holds one connection."""
+    token = await api.user("rita")
+    db = api.gateway.db
+    pool = db.engine.sync_engine.pool
+    checkouts: list[object] = []
+    seen: list[str] = []
+    for kind in ("read", "transaction", "statements"):
+        monkeypatch.setattr(db, kind, _counted(seen, kind, getattr(db, kind)))
+
+    def checked_out(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(pool, "checkout", checked_out)
+    try:
+        body = {"full_name": "Rita R"} if method == "PUT" else None
+        headers = {"Authorization": f"Bearer {token}"}
+        r = await api.client.request(method, path, json=body, headers=headers)
+    finally:
+        event.remove(pool, "checkout", checked_out)
+    assert r.status_code == status, r.text
+    assert seen == opened
+    assert len(checkouts) == 1
