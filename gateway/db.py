@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import greenlet_spawn
 
 from gateway.config import Settings
 from gateway.observability.metrics import DB_WAITING
@@ -236,12 +235,12 @@ class Database:
                 async with self.engine.connect() as conn:
                     yield conn
                 return
-            fairy = await greenlet_spawn(self.engine.sync_engine.raw_connection)
+            held = await DriverConnection.checkout(self.engine)
             try:
-                yield DriverConnection(self.engine, fairy)
+                yield held
             finally:
                 with CancelScope(shield=True):  # a cancelled caller still returns it
-                    await greenlet_spawn(fairy.close)
+                    await held.close()
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:

@@ -56,6 +56,26 @@ class DriverConnection:
         self.dialect = engine.dialect
         self.fairy = fairy
 
+    @classmethod
+    async def checkout(cls, engine: AsyncEngine) -> DriverConnection:
+        """Checked out as Engine.connect() does: a failure to connect goes through SQLAlchemy's
+        handling (DBAPIError, the pool invalidated on a disconnect), as on the engine's path."""
+        sync_engine = engine.sync_engine
+
+        def checkout() -> PoolProxiedConnection:
+            try:
+                return sync_engine.raw_connection()
+            except sync_engine.dialect.loaded_dbapi.Error as error:
+                Connection._handle_dbapi_exception_noconnection(
+                    error, sync_engine.dialect, sync_engine
+                )
+                raise
+
+        return cls(engine, await greenlet_spawn(checkout))
+
+    async def close(self) -> None:
+        await greenlet_spawn(self.fairy.close)
+
 
 Runnable = AsyncSession | AsyncConnection | DriverConnection
 

@@ -5,6 +5,7 @@ on a seeded database; errors and transactions behave as on SQLAlchemy's path."""
 from __future__ import annotations
 
 import asyncio
+import struct
 import uuid
 from typing import Any
 
@@ -16,10 +17,11 @@ from sqlalchemy.orm import QueryableAttribute
 
 import gateway.app  # noqa: F401  (every domain's statements are registered on import)
 from gateway.app import Gateway
+from gateway.db import Database
 from gateway.seed import seed
 from gateway.statements import REGISTRY, DriverConnection, Statement
 from gateway.users.models import User
-from tests.conftest import StatementCounter
+from tests.conftest import StatementCounter, make_settings
 
 
 def typed(rows: list[Any]) -> list[list[tuple[type, Any]]]:
@@ -217,3 +219,41 @@ async def test_cursor_listeners_see_the_runners_statements(
         assert isinstance(conn, AsyncConnection)  # the pool's connection would go unobserved
         assert await caller.one_or_none(conn, user_id=uuid.uuid4()) is None
     assert sql_counter.count == 1 and "FROM users" in sql_counter.statements[0]
+
+
+async def test_a_refused_connection_raises_what_the_engine_raises() -> None:
+    """Checking out a DriverConnection fails as Engine.connect() does: a server that refuses
+    the connection (PostgreSQL shutting down) is SQLAlchemy's DBAPIError, which the error
+    mapping turns into a 503, not the driver's own exception (a 500). Both legs run it: the
+    server is a stub that answers every startup with PostgreSQL's error message."""
+    server = await asyncio.start_server(_shutting_down, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    db = Database(make_settings(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/none"))
+    try:
+        with pytest.raises(sa_exc.DBAPIError) as reference:
+            async with db.engine.connect():
+                pass
+        with pytest.raises(sa_exc.DBAPIError) as got:
+            async with db.statements() as conn:
+                assert isinstance(conn, DriverConnection)
+        assert type(got.value) is type(reference.value)
+        assert type(got.value.orig) is type(reference.value.orig)
+        assert "shutting down" in str(got.value)
+    finally:
+        await db.dispose()
+        server.close()
+        await server.wait_closed()
+
+
+async def _shutting_down(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """PostgreSQL's answer to a startup while it shuts down (SQLSTATE 57P03)."""
+    while True:
+        (length,) = struct.unpack("!I", await reader.readexactly(4))
+        (code,) = struct.unpack("!I", (await reader.readexactly(length - 4))[:4])
+        if code != 80877103:  # not the SSL request (answered "no"): the startup message
+            break
+        writer.write(b"N")
+    fields = b"SFATAL\0VFATAL\0C57P03\0Mthe database system is shutting down\0\0"
+    writer.write(b"E" + struct.pack("!I", len(fields) + 4) + fields)
+    await writer.drain()
+    writer.close()
