@@ -66,9 +66,33 @@ def route_category(template: str) -> Category | None:
     return Category.DEFAULT
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """limits' in-memory storage, its expired keys swept at most once per SWEEP_SECONDS.
+
+    limits 5.8's MemoryStorage starts a task on every increment (every request) that walks
+    every key it holds: 0.08 ms per request at 1,000 keys, 0.8 ms at 10,000, 4.5 ms at 50,000
+    (`python -m bench.ratelimit_keys`), so a single process got slower with every caller it
+    had seen in the last two minutes. Reads check expiry themselves (`get`), so the sweep only
+    frees memory, and once a second frees it soon enough."""
+
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._last_sweep = -math.inf
+        super().__init__()
+
+    # The name MemoryStorage's own `self.__schedule_expiry()` calls resolve to (name mangling).
+    async def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now - self._last_sweep < self.SWEEP_SECONDS:
+            return
+        self._last_sweep = now
+        await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+
 def _storage(settings: Settings) -> Storage:
     if not settings.redis_url:
-        return MemoryStorage()
+        return SweptMemoryStorage()
     # Imported only when used: redis-py pulls in OpenTelemetry's SDK when that is installed.
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff

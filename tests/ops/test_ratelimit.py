@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import os
+import time
 import uuid
 
 import pytest
+from limits import parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from gateway.graphql.rate_limit import root_fields
-from gateway.ratelimit import Category, operation_counts
+from gateway.ratelimit import Category, SweptMemoryStorage, operation_counts
 from tests.conftest import PASSWORD, Api
 from tests.ops.conftest import AppFactory, free_port
 
@@ -214,3 +219,34 @@ def test_operation_counting(document: str, name: str | None, expected: dict[Cate
     from graphql import parse
 
     assert operation_counts(root_fields(parse(document), name)) == expected
+
+
+async def test_the_memory_storage_sweeps_at_most_once_a_period(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """limits' MemoryStorage walked every key on every hit (a task per request, O(keys)):
+    SweptMemoryStorage sweeps once per SWEEP_SECONDS, and the sweep still frees expired keys."""
+    sweeps: list[float] = []
+    library_sweep = MemoryStorage._MemoryStorage__expire_events  # type: ignore[attr-defined]
+
+    async def counted(self: MemoryStorage) -> None:
+        sweeps.append(time.monotonic())
+        await library_sweep(self)
+
+    monkeypatch.setattr(MemoryStorage, "_MemoryStorage__expire_events", counted)
+    storage = SweptMemoryStorage()
+    storage.SWEEP_SECONDS = 3600.0
+    limiter = SlidingWindowCounterRateLimiter(storage)
+    item = parse("1000/minute")
+    for n in range(300):
+        assert await limiter.hit(item, f"user{n % 30}")
+        await asyncio.sleep(0)  # a sweep task, if one was started, runs now
+    assert len(sweeps) == 1  # the first hit's; the library's own storage sweeps 300 times
+    assert len(storage.expirations) == 30
+    for key in storage.expirations:  # every window ends: the next sweep drops them all
+        storage.expirations[key] = time.time() - 1
+    storage.SWEEP_SECONDS = 0.0
+    assert await limiter.hit(item, "late")
+    await asyncio.sleep(0)
+    assert len(sweeps) == 2
+    assert list(storage.expirations) != [] and all("late" in key for key in storage.expirations)
