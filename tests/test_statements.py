@@ -138,13 +138,14 @@ async def test_a_failing_statement_raises_what_sqlalchemy_raises(gateway: Gatewa
     async with gateway.db.read() as db:
         with pytest.raises(sa_exc.DBAPIError) as got:
             await FAILING.all(db, d=0)
-    async with gateway.db.statements() as conn:
+    async with gateway.db.statements() as held_conn:
         with pytest.raises(sa_exc.DBAPIError) as held:
-            await FAILING.all(conn, d=0)
+            await FAILING.all(held_conn, d=0)
     async with gateway.db.read() as db:  # the pool's connection is usable afterwards
         assert await REGISTRY["users.caller"].one_or_none(db, user_id=uuid.uuid4()) is None
-    async with gateway.db.statements() as conn:
-        assert await REGISTRY["users.caller"].one_or_none(conn, user_id=uuid.uuid4()) is None
+    async with gateway.db.statements() as held_conn:
+        caller = REGISTRY["users.caller"]
+        assert await caller.one_or_none(held_conn, user_id=uuid.uuid4()) is None
     for raised in (got.value, held.value):
         assert type(raised) is type(reference.value)
         assert type(raised.orig) is type(reference.value.orig)
