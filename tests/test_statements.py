@@ -168,8 +168,9 @@ async def test_a_dropped_connection_is_invalidated_as_sqlalchemy_does(
         async with opened() as db:
             conn = await db.connection() if isinstance(db, AsyncSession) else db
             pid = await _backend_pid(conn)
-            async with gateway.db.engine.connect() as killer:
-                await killer.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            async with gateway.db.engine.connect() as killer:  # waits until it has exited
+                await killer.execute(text("SELECT pg_terminate_backend(:p, 5000)"), {"p": pid})
+            await _until_closed(conn)
             with pytest.raises(sa_exc.DBAPIError) as error:
                 await caller.all(db, user_id=uuid.uuid4())
             raised.append(error.value)
@@ -177,6 +178,16 @@ async def test_a_dropped_connection_is_invalidated_as_sqlalchemy_does(
     assert type(raised[0].orig) is type(raised[1].orig)
     async with gateway.db.statements() as conn:  # a new connection, not the dropped one
         assert await caller.one_or_none(conn, user_id=uuid.uuid4()) is None
+
+
+async def _until_closed(conn: AsyncConnection | DriverConnection) -> None:
+    """Until the driver has seen the server close the socket (a dropped idle connection, not
+    one caught mid-termination, whose error depends on timing)."""
+    fairy = conn.fairy if isinstance(conn, DriverConnection) else await conn.get_raw_connection()
+    driver: Any = fairy.dbapi_connection
+    async with asyncio.timeout(5):
+        while not driver._connection.is_closed():  # noqa: ASYNC110  (another peer's state)
+            await asyncio.sleep(0.01)
 
 
 async def _backend_pid(conn: AsyncConnection | DriverConnection) -> int:
