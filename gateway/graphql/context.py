@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
@@ -20,6 +20,8 @@ from gateway.graphql.loaders import Loaders
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,6 +59,19 @@ class Context:
             if not self._actor_loaded:
                 self._actor_value, self._actor_loaded = await self.fresh_actor(), True
         return self._actor_value
+
+    def with_actor(self, use: Callable[[Actor | None], T]) -> T:
+        """`use(caller)` for a field that depends on who asks. Called at once when the caller
+        is already read (always, once any resolver has asked): the field then costs no
+        coroutine and no task of its own, as an async resolver would (graphql-core gathers
+        a type's async fields in tasks). Otherwise an awaitable of it, which graphql-core
+        awaits as it awaits an async resolver's result."""
+        if self._actor_loaded:
+            return use(self._actor_value)
+        return cast(T, self._then_with_actor(use))
+
+    async def _then_with_actor(self, use: Callable[[Actor | None], T]) -> T:
+        return use(await self.actor())
 
     async def fresh_actor(self) -> Actor | None:
         """The caller read again now (a long-lived subscription re-checks it per event)."""

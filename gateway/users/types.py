@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
@@ -16,6 +16,7 @@ from gateway.users.models import Role as RoleModel
 from gateway.users.schemas import ProfileUpdate, RegisterInput, UserView
 
 if TYPE_CHECKING:
+    from gateway.auth.actor import Actor
     from gateway.sessions.types import QuizAttemptType
     from gateway.subjects.types import SubjectType
 
@@ -53,20 +54,26 @@ class UserType(Node):
             subjects_loaded=subjects_loaded,
         )
 
+    # Plain functions, not coroutines: a value now when it is at hand, else an awaitable that
+    # graphql-core awaits (an async resolver costs a coroutine and a task per field).
     @strawberry.field(description="Codes of the subjects the user is enrolled in or teaches.")
-    async def subject_codes(self, info: Info) -> list[str]:
+    def subject_codes(self, info: Info) -> list[str]:
         if self.subjects_loaded:
             return self.view.subjects
-        return await info.context.loaders.users.subject_codes.load(self.view.id)
+        return cast(list[str], info.context.loaders.users.subject_codes.load(self.view.id))
 
     @strawberry.field(description="Visible to the user, professors and admins.")
-    async def email(self, info: Info) -> str | None:
-        viewer = await info.context.actor()
-        return self.view.email if service.can_see_email(viewer, self.view.id) else None
+    def email(self, info: Info) -> str | None:
+        return info.context.with_actor(self._email)
 
     @strawberry.field(description="Only the user sees their own preferences.")
-    async def preferences(self, info: Info) -> Preferences | None:
-        viewer = await info.context.actor()
+    def preferences(self, info: Info) -> Preferences | None:
+        return info.context.with_actor(self._preferences)
+
+    def _email(self, viewer: Actor | None) -> str | None:
+        return self.view.email if service.can_see_email(viewer, self.view.id) else None
+
+    def _preferences(self, viewer: Actor | None) -> Preferences | None:
         if not service.can_see_preferences(viewer, self.view.id):
             return None
         return Preferences(theme=self.view.theme, notifications=self.view.notifications)
