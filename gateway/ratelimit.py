@@ -70,7 +70,7 @@ class SweptMemoryStorage(MemoryStorage):
     """limits' in-memory storage, its expired keys swept at most once per SWEEP_SECONDS.
 
     limits 5.8's MemoryStorage starts a task on every increment (every request) that walks
-    every key it holds: 0.08 ms per request at 1,000 keys, 0.8 ms at 10,000, 4.5 ms at 50,000
+    every key it holds: 0.08 ms per request at 1,000 keys, 0.8 ms at 10,000, 5.8 ms at 50,000
     (`python -m bench.ratelimit_keys`), so a single process got slower with every caller it
     had seen in the last two minutes. Reads check expiry themselves (`get`), so the sweep only
     frees memory, and once a second frees it soon enough."""

@@ -8,7 +8,10 @@ asyncpg connection, through the adapter's prepared statement cache, inside the s
 transaction. So the pool, the admission gate (the session came from Database.read/transaction),
 the statement timeout (a server setting of the connection) and asyncpg's command timeout are
 those of the SQLAlchemy path; driver errors are handed to SQLAlchemy's own error handling
-(wrapping, disconnect detection, invalidation), so callers see the same DBAPIError.
+(wrapping, disconnect detection, invalidation), so callers see the same DBAPIError. A read
+that needs nothing else (the caller's, on both faces) takes a `DriverConnection` from
+Database.statements(): the pool's connection without SQLAlchemy's Connection object around it,
+checked out, returned and, on failure, handled by SQLAlchemy as Engine.connect() would.
 
 SQLAlchemy's path is taken instead on SQLite, and whenever cursor-execute listeners are attached
 to the engine (OpenTelemetry's SQL spans, the tests' statement counter): they observe every

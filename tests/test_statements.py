@@ -163,6 +163,8 @@ async def test_a_dropped_connection_is_invalidated_as_sqlalchemy_does(
         async with gateway.db.statements() as conn:
             assert isinstance(conn, AsyncConnection)
         return
+    pool = gateway.db.engine.sync_engine.pool
+    before = pool.checkedout()  # type: ignore[attr-defined]
     raised = []
     for opened in (gateway.db.read, gateway.db.statements):
         async with opened() as db:
@@ -178,6 +180,7 @@ async def test_a_dropped_connection_is_invalidated_as_sqlalchemy_does(
     assert type(raised[0].orig) is type(raised[1].orig)
     async with gateway.db.statements() as conn:  # a new connection, not the dropped one
         assert await caller.one_or_none(conn, user_id=uuid.uuid4()) is None
+    assert pool.checkedout() == before  # type: ignore[attr-defined]  # each returned once
 
 
 async def _until_closed(conn: AsyncConnection | DriverConnection) -> None:
