@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from graphql import (
+    ExecutionResult,
     FieldNode,
     GraphQLField,
     GraphQLLeafType,
@@ -89,6 +90,18 @@ class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         # A resolver middleware must see every field, and with its GraphQLResolveInfo.
         self._leaf_fast_path = manager is None or not manager.middlewares
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        """graphql-core's response; then the executor lets go of its async helpers. It keeps
+        them as bound methods of itself, a reference cycle that left every request's
+        executor, context, request and response for the cycle collector alone to free (68
+        objects a profile request): under load, young collections of 4 ms and middle ones of
+        40-60 ms, GraphQL's p99 tail. Nothing runs on this executor after its response (an
+        incremental one, @defer/@stream, keeps its helpers: it goes on after it)."""
+        response = super().build_response(data)
+        if isinstance(response, ExecutionResult):
+            del self.async_helpers
+        return response
 
     def execute_field(
         self,

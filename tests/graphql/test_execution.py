@@ -5,6 +5,7 @@ locations), on small schemas made for the odd cases and on the real app over HTT
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from enum import Enum
@@ -13,10 +14,13 @@ from typing import Any, NewType
 import pytest
 import strawberry
 from graphql import GraphQLField, GraphQLObjectType
+from graphql.type.definition import GraphQLResolveInfoHelpers
+from starlette.requests import Request
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway.graphql.context import Context
 from gateway.graphql.deferred import Deferred
 from gateway.graphql.execution import GatewayExecutionContext, leaf_plan
 from gateway.graphql.schema import build_schema
@@ -403,3 +407,33 @@ async def test_real_queries_over_http(
     progress = fast[0]["data"]["subject"]["analytics"]["studentProgress"]["nodes"]
     assert len(progress) >= 4
     assert fast[1]["errors"] and fast[4]["errors"]
+
+
+QUERY_ME = (
+    "query Profile { me { username email fullName role subjectCodes preferences { theme } } }"
+)
+
+
+async def test_an_operation_leaves_no_reference_cycle(api: Api) -> None:
+    """graphql-core's executor holds its async helpers as bound methods of itself: a cycle
+    that left each request's executor, context, request and response to the cycle collector
+    (GC pauses of 40-70 ms under load). Over HTTP, on strawberry's path (a document's first
+    request) and on the direct path (the next ones), and for an error: none of the gateway's
+    objects is cyclic garbage."""
+    token = await api.user("cyclist")
+    documents = [QUERY_ME, QUERY_ME, '{ subject(id: "NOPE") { name } }', "{ me { nope } }"]
+    await api.gql("{ __typename }", token=token)  # the app's own first-use work, done
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for query in documents:
+            body = await api.gql(query, token=token)
+            assert body.get("data") or body.get("errors"), body
+        gc.collect()
+        leaked = {type(o) for o in gc.garbage}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    # httpx's in-process transport makes cycles of its own; the gateway's objects are checked
+    ours = {GatewayExecutionContext, Context, GraphQLResolveInfoHelpers, Request}
+    assert leaked & ours == set()
