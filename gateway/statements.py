@@ -230,14 +230,12 @@ async def _reraise_as_sqlalchemy(
     """SQLAlchemy's handling of a failed execution: wrap in DBAPIError, detect a disconnect,
     invalidate the connection. Run in SQLAlchemy's greenlet, where its sync code may await. A
     DriverConnection's fairy is wrapped in a Connection for it (which checks nothing out)."""
+
+    def handle(sync: Connection) -> None:
+        sync._handle_dbapi_exception(error, sql, tuple(args), None, None)
+
     if isinstance(conn, AsyncConnection):
-        sync = conn.run_sync
-        await sync(lambda c: c._handle_dbapi_exception(error, sql, tuple(args), None, None))
+        await conn.run_sync(handle)
         return
     engine, fairy = conn.engine.sync_engine, conn.fairy
-
-    def handle() -> None:
-        wrapped = Connection(engine, connection=fairy)
-        wrapped._handle_dbapi_exception(error, sql, tuple(args), None, None)
-
-    await greenlet_spawn(handle)
+    await greenlet_spawn(lambda: handle(Connection(engine, connection=fairy)))
